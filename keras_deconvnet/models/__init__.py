@@ -1,0 +1,7 @@
+"""Model builders: DeconvNet and FCN-8s on a VGG16 encoder."""
+
+from keras_deconvnet.models.deconvnet import DeconvNet
+from keras_deconvnet.models.fcn8s import FCN8s
+from keras_deconvnet.models.weights import transfer_vgg16
+
+__all__ = ["DeconvNet", "FCN8s", "transfer_vgg16"]
