@@ -1,5 +1,6 @@
 """Model builders: DeconvNet and FCN-8s on a VGG16 encoder."""
 
+from keras_deconvnet.models.batch_norm_folding import fold_batch_norm
 from keras_deconvnet.models.deconvnet import DeconvNet
 from keras_deconvnet.models.fcn8s import FCN8s
 from keras_deconvnet.models.weights import transfer_vgg16
