@@ -1,0 +1,223 @@
+"""tf.data training pipelines for the paper's stage crops (TensorFlow only).
+
+Each element is read by the source's Python reader (PIL/SciPy) inside
+`tf.numpy_function`, cropped with zero padding (`crops.crop_with_padding`),
+then resized, randomly cropped and flipped with TensorFlow ops. All
+randomness is stateless, keyed by `(seed, element counter)`, so a seed
+fixes every epoch's order and every crop.
+"""
+
+import numpy as np
+
+from keras_deconvnet.data import stage_crops
+from keras_deconvnet.data.crops import crop_with_padding
+from keras_deconvnet.data.proposal_cache import default_proposal_fn
+from keras_deconvnet.data.proposal_cache import load_or_compute_proposals
+
+CROP_MODES = ("objects", "proposals", "whole")
+
+
+def crop_windows(
+    source,
+    crops="objects",
+    *,
+    margin=0.1,
+    iou_threshold=0.5,
+    cache_dir=None,
+    proposal_fn=None,
+    max_proposals=1000,
+    progress=True,
+):
+    """The `(indices, windows)` a training dataset crops (see `stage_crops`)."""
+    if crops not in CROP_MODES:
+        raise ValueError(
+            f"`crops` must be one of {CROP_MODES}. Received: crops={crops!r}"
+        )
+    source.validate(progress=progress)
+    if crops == "objects":
+        return stage_crops.object_windows(source, margin)
+    if crops == "whole":
+        return stage_crops.whole_windows(source)
+    proposal_fn = proposal_fn or default_proposal_fn(max_proposals)
+    proposals = load_or_compute_proposals(
+        source, proposal_fn, cache_dir, progress=progress
+    )
+    return stage_crops.proposal_windows(
+        source, proposals, iou_threshold, margin
+    )
+
+
+def _resize_crop_flip(image, label, seed, resize_size, input_size, flip):
+    """Resize (bilinear/nearest), random `input_size` crop, random flip."""
+    import tensorflow as tf
+
+    crop_seed, flip_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=2)
+    )
+    image = tf.image.resize(image, [resize_size] * 2, method="bilinear")
+    label = tf.image.resize(
+        label[..., None], [resize_size] * 2, method="nearest"
+    )[..., 0]
+    if resize_size > input_size:
+        offset = tf.random.stateless_uniform(
+            [2], crop_seed, maxval=resize_size - input_size + 1, dtype=tf.int32
+        )
+        image = image[
+            offset[0] : offset[0] + input_size, offset[1] : offset[1] + input_size
+        ]
+        label = label[
+            offset[0] : offset[0] + input_size, offset[1] : offset[1] + input_size
+        ]
+    if flip:
+        flipped = tf.random.stateless_uniform([], flip_seed) < 0.5
+        image = tf.where(flipped, image[:, ::-1], image)
+        label = tf.where(flipped, label[:, ::-1], label)
+    return image, label
+
+
+def training_dataset(
+    source,
+    *,
+    crops="objects",
+    batch_size,
+    input_size=224,
+    margin=0.1,
+    iou_threshold=0.5,
+    resize_size=None,
+    seed=None,
+    shuffle=True,
+    repeat=True,
+    cache_dir=None,
+    proposal_fn=None,
+    max_proposals=1000,
+    flip=True,
+    drop_remainder=True,
+    progress=True,
+):
+    """A `tf.data.Dataset` of training crops.
+
+    Modes (`crops`):
+    - `"objects"`, stage 1: each ground-truth instance box, grown by
+      `margin` on every side, cropped with zero padding where it leaves
+      the image (label: ignore), resized to `resize_size` (image bilinear,
+      label nearest), randomly cropped to `input_size`, randomly flipped.
+    - `"proposals"`, stage 2: the same on every proposal whose IoU with
+      some ground-truth instance box is >= `iou_threshold`. Proposals are
+      computed once per image and cached in `cache_dir`.
+    - `"whole"`: each whole image resized to `input_size`, randomly flipped.
+
+    Args:
+        source: a `SegmentationSource` (`load_source(...)`); validated
+            first (every file read once).
+        crops: `"objects"`, `"proposals"` or `"whole"`.
+        batch_size: examples per batch.
+        input_size: side of the square crops.
+        margin: box growth per side, as a fraction of its size (0.1, the
+            default of `keras_deconvnet.proposals` at inference).
+        iou_threshold: stage 2's minimum overlap with a ground-truth box.
+        resize_size: side before the random crop; default
+            `round(input_size * 250 / 224)` (250 for 224, as the paper).
+        seed: fixes the order and every random crop and flip; `None`
+            draws one.
+        shuffle: shuffle the crops (each epoch anew).
+        repeat: repeat forever.
+        cache_dir: where stage-2 proposals are cached (`None`: in memory).
+        proposal_fn: `image -> [N, 4] boxes` (default: EdgeBoxes from
+            `keras_deconvnet.proposals`, at most `max_proposals`).
+        max_proposals: the default proposal function's maximum count.
+        flip: random horizontal flips.
+        drop_remainder: drop a last partial batch (static batch shape).
+        progress: progress bars while validating and computing proposals.
+
+    Returns:
+        A dataset of `(images float32 [B, S, S, 3] RGB in [0, 255],
+        labels int32 [B, S, S])`; padding and ignored pixels carry
+        `source.ignore_label`. Its `crop_count` attribute is the number of
+        distinct crops per epoch.
+
+    Raises:
+        ValueError: invalid arguments, or a source without instances for
+            stage crops.
+        InvalidExampleError: an invalid file (unless `skip_invalid`).
+
+    Example:
+    >>> source = load_source("synthetic", "/tmp/synthetic", "train")
+    >>> dataset = training_dataset(source, crops="objects", batch_size=8)
+    >>> images, labels = next(iter(dataset))
+    """
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
+    if resize_size is None:
+        resize_size = int(round(input_size * 250 / 224))
+    if crops == "whole":
+        resize_size = input_size
+    if resize_size < input_size:
+        raise ValueError(
+            f"`resize_size` must be >= `input_size`. Received: "
+            f"resize_size={resize_size}, input_size={input_size}"
+        )
+    indices, windows = crop_windows(
+        source,
+        crops,
+        margin=margin,
+        iou_threshold=iou_threshold,
+        cache_dir=cache_dir,
+        proposal_fn=proposal_fn,
+        max_proposals=max_proposals,
+        progress=progress,
+    )
+    if len(indices) == 0:
+        raise ValueError(
+            f"No {crops!r} crops in {source.name} (no instances or no "
+            "proposal reaching the IoU threshold)."
+        )
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    ignore_label = source.ignore_label
+
+    def load_crop(index, window):
+        example = source.read(int(index), instances=False)
+        return crop_with_padding(
+            example.image, example.label, window, ignore_label
+        )
+
+    def prepare(counter, element):
+        index, window = element
+        image, label = tf.numpy_function(
+            load_crop, [index, window], [tf.uint8, tf.int32], stateful=False
+        )
+        image = tf.ensure_shape(tf.cast(image, tf.float32), [None, None, 3])
+        label = tf.ensure_shape(label, [None, None])
+        element_seed = tf.stack([tf.constant(seed, tf.int64), counter])
+        return _resize_crop_flip(
+            image, label, element_seed, resize_size, input_size, flip
+        )
+
+    dataset = tf.data.Dataset.from_tensor_slices((indices, windows))
+    if shuffle:
+        dataset = dataset.shuffle(
+            len(indices), seed=seed, reshuffle_each_iteration=True
+        )
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.enumerate()
+    dataset = dataset.map(
+        prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    dataset.crop_count = len(indices)
+    return dataset
+
+
+def evaluation_examples(source, progress=False):
+    """Yields `(image uint8 [H, W, 3], label int32 [H, W])` at original size.
+
+    Validates the source first (see `SegmentationSource.validate`).
+    """
+    source.validate(progress=progress)
+    for index in range(len(source)):
+        example = source.read(index, instances=False)
+        yield example.image, example.label
