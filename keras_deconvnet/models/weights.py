@@ -135,4 +135,15 @@ def load_initial_weights(model, weights):
         source = keras.saving.load_model(path, compile=False)
         copy_weights_by_name(model, source)
     else:
-        model.load_weights(path)
+        # Keras 3 `.weights.h5` files name groups by layer class, not by
+        # layer name: try this model's own layout first, then VGG16's.
+        try:
+            model.load_weights(path)
+        except ValueError as own_error:
+            try:
+                transfer_vgg16(model, path)
+            except ValueError as vgg_error:
+                raise ValueError(
+                    f"'{path}' fits neither '{model.name}' ({own_error}) "
+                    f"nor a VGG16 ({vgg_error})."
+                ) from None
