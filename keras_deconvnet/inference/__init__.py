@@ -7,5 +7,15 @@ package imports TensorFlow.
 from keras_deconvnet.inference.aggregate import UNCOVERED_SCORE
 from keras_deconvnet.inference.aggregate import aggregate
 from keras_deconvnet.inference.crops import crop_proposals
+from keras_deconvnet.inference.ensemble import ensemble_scores
+from keras_deconvnet.inference.ensemble import to_probabilities
+from keras_deconvnet.inference.segmenter import Segmenter
 
-__all__ = ["UNCOVERED_SCORE", "aggregate", "crop_proposals"]
+__all__ = [
+    "UNCOVERED_SCORE",
+    "Segmenter",
+    "aggregate",
+    "crop_proposals",
+    "ensemble_scores",
+    "to_probabilities",
+]

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+pytest.importorskip("cv2")
+
+import keras  # noqa: E402
+
+import keras_deconvnet  # noqa: E402
+from keras_deconvnet.inference import UNCOVERED_SCORE  # noqa: E402
+from keras_deconvnet.inference import Segmenter  # noqa: E402
+
+SMALL_WIDTH = 0.0625
+
+
+def identity_model(size=32):
+    """A 'segmentation model' whose 3 class scores are the input RGB."""
+    inputs = keras.Input((size, size, 3))
+    return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+def affine_model(scale, offset, size=None):
+    inputs = keras.Input((size, size, 3))
+    return keras.Model(inputs, keras.layers.Rescaling(scale, offset)(inputs))
+
+
+def ramp_image(height=40, width=50):
+    rows, columns = np.mgrid[0:height, 0:width]
+    return np.stack([rows * 4, columns * 4, rows + columns], -1).astype(np.uint8)
+
+
+def test_whole_mode_resizes_in_and_out():
+    image = ramp_image()
+    segmenter = Segmenter(identity_model(), mode="whole")
+    scores = segmenter.scores(image)
+    small = tf.image.resize(image.astype(np.float32), (32, 32))
+    expected = tf.image.resize(small, image.shape[:2]).numpy()
+    np.testing.assert_allclose(scores, expected, atol=1e-3)
+    np.testing.assert_array_equal(
+        segmenter.segment(image), expected.argmax(-1)
+    )
+    assert segmenter.segment(image).dtype == np.int32
+
+
+def test_proposal_crops_land_where_they_came_from():
+    image = ramp_image()
+    boxes = np.array([[4.5, 6.0, 30.5, 40.0], [30.0, 42.0, 60.0, 70.0]], np.float32)
+    segmenter = Segmenter(identity_model(), aggregation="max", batch_size=1)
+    scores = segmenter.scores(image, boxes=boxes)
+    # A linear image survives crop + forward + paste inside the first box.
+    np.testing.assert_allclose(scores[7:28, 8:38], image[7:28, 8:38], atol=0.05)
+    # Pixels no box covers are background with the uncovered score.
+    np.testing.assert_array_equal(scores[:4, :, 1], UNCOVERED_SCORE)
+    assert np.all(segmenter.segment(image, boxes=boxes)[:4] == 0)
+    assert segmenter.last_timings["num_boxes"] == 2
+
+
+def test_sum_aggregation_adds_overlapping_proposals():
+    image = ramp_image()
+    box = np.array([[0, 0, 40, 50]], np.float32)
+    once = Segmenter(identity_model(), aggregation="sum").scores(image, box)
+    twice = Segmenter(identity_model(), aggregation="sum").scores(
+        image, np.repeat(box, 2, axis=0)
+    )
+    np.testing.assert_allclose(twice, 2 * once, rtol=1e-6)
+
+
+def test_ensemble_with_fcn_and_crf(rng):
+    image = ramp_image()
+    deconvnet = affine_model(0.01, 0.0, size=32)
+    fcn = affine_model(-0.02, 1.0)  # any input size
+    whole = Segmenter(deconvnet, mode="whole")
+    deconvnet_scores = whole.scores(image)
+    fcn_scores = -0.02 * image.astype(np.float32) + 1.0
+    mean = Segmenter(deconvnet, mode="whole", fcn=fcn, ensemble="mean")
+    expected = 0.5 * (
+        tf.nn.softmax(deconvnet_scores) + tf.nn.softmax(fcn_scores)
+    ).numpy()
+    np.testing.assert_allclose(mean.scores(image), expected, atol=1e-5)
+    product = Segmenter(deconvnet, mode="whole", fcn=fcn, ensemble="product")
+    np.testing.assert_allclose(
+        product.scores(image),
+        np.maximum(deconvnet_scores, 0) * np.maximum(fcn_scores, 0),
+        atol=1e-5,
+    )
+    refined = Segmenter(
+        deconvnet, mode="whole", fcn=fcn, ensemble="mean", crf=True
+    ).scores(image)
+    np.testing.assert_allclose(refined.sum(-1), 1.0, atol=1e-4)
+    assert not np.allclose(refined, expected, atol=1e-3)
+
+
+def test_tiny_deconvnet_with_edgeboxes_proposals():
+    model = keras_deconvnet.DeconvNet(num_classes=4, width=SMALL_WIDTH)
+    image = np.full((120, 150, 3), 40, np.uint8)
+    image[30:100, 40:130] = (220, 60, 60)
+    segmenter = Segmenter(model, num_proposals=3, batch_size=2, min_side=32)
+    boxes = segmenter.proposals(image)
+    assert 1 <= len(boxes) <= 3
+    labels = segmenter.segment(np.dstack([image, np.full((120, 150), 255, np.uint8)]))
+    assert labels.shape == (120, 150) and labels.dtype == np.int32
+    assert labels.min() >= 0 and labels.max() < 4
+    # Images too small for any proposal fall back to the whole image.
+    small = Segmenter(model, min_side=112).proposals(image[:60, :60])
+    np.testing.assert_array_equal(small, [[0, 0, 60, 60]])
+
+
+def test_bad_arguments_raise():
+    model = identity_model()
+    with pytest.raises(ValueError, match="aggregation"):
+        Segmenter(model, aggregation="mean")
+    with pytest.raises(ValueError, match="mode"):
+        Segmenter(model, mode="tiles")
+    with pytest.raises(ValueError, match="ensemble"):
+        Segmenter(model, ensemble="vote")
+    with pytest.raises(ValueError, match="num_proposals"):
+        Segmenter(model, num_proposals=0)
+    with pytest.raises(ValueError, match="empty"):
+        Segmenter(model).segment(np.zeros((0, 5, 3), np.uint8))
