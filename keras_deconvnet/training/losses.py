@@ -1,0 +1,163 @@
+"""Softmax cross-entropy that ignores a label, and class-weight helpers."""
+
+import numpy as np
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_deconvnet")
+class SegmentationCrossEntropy(keras.losses.Loss):
+    """Per-pixel softmax cross-entropy on raw scores, skipping a label.
+
+    Caffe's `SoftmaxWithLoss` with `ignore_label` and `normalize: VALID`:
+    the sum of the pixel losses over the labelled pixels of the batch,
+    divided by the number of labelled pixels (not by all pixels), so that
+    crops padded with the ignore label do not dilute the gradient. With
+    `class_weights`, each pixel's loss is multiplied by the weight of its
+    true class (the normaliser stays the pixel count, as Keras'
+    `class_weight` does). The computation is in float32 whatever the
+    scores' dtype, for mixed precision.
+
+    Args:
+        ignore_label: label value contributing no loss (255 for VOC, 11
+            for CamVid), or `None`.
+        class_weights: optional sequence of one weight per class, e.g.
+            from `median_frequency_weights`.
+        name: loss name.
+
+    Example:
+
+    >>> loss = SegmentationCrossEntropy(ignore_label=255)
+    >>> model.compile(optimizer="sgd", loss=loss)
+    """
+
+    def __init__(
+        self,
+        ignore_label=255,
+        class_weights=None,
+        name="segmentation_cross_entropy",
+        **kwargs,
+    ):
+        kwargs.setdefault("reduction", "sum_over_batch_size")
+        super().__init__(name=name, **kwargs)
+        if ignore_label is not None and not isinstance(
+            ignore_label, (int, np.integer)
+        ):
+            raise ValueError(
+                "`ignore_label` must be an int or None. "
+                f"Received: ignore_label={ignore_label}"
+            )
+        self.ignore_label = None if ignore_label is None else int(ignore_label)
+        if class_weights is not None:
+            class_weights = [float(w) for w in class_weights]
+            if not class_weights or min(class_weights) < 0:
+                raise ValueError(
+                    "`class_weights` must be a non-empty list of weights "
+                    f">= 0. Received: class_weights={class_weights}"
+                )
+        self.class_weights = class_weights
+
+    def call(self, y_true, y_pred):
+        scores = ops.cast(y_pred, "float32")
+        labels = ops.cast(y_true, "int32")
+        if len(labels.shape) == len(scores.shape):
+            labels = ops.squeeze(labels, axis=-1)
+        num_classes = scores.shape[-1]
+        if self.ignore_label is None:
+            valid = ops.ones_like(labels, dtype="float32")
+        else:
+            valid = ops.cast(ops.not_equal(labels, self.ignore_label), "float32")
+        # Ignored pixels get a harmless label; their loss is zeroed below.
+        safe_labels = ops.where(valid > 0, labels, ops.zeros_like(labels))
+        safe_labels = ops.clip(safe_labels, 0, num_classes - 1)
+        pixel_loss = ops.sparse_categorical_crossentropy(
+            safe_labels, scores, from_logits=True
+        )
+        weights = valid
+        if self.class_weights is not None:
+            if len(self.class_weights) != num_classes:
+                raise ValueError(
+                    f"`class_weights` has {len(self.class_weights)} entries "
+                    f"but the model scores {num_classes} classes."
+                )
+            table = ops.convert_to_tensor(self.class_weights, dtype="float32")
+            weights = weights * ops.take(table, safe_labels)
+        # sum_over_batch_size divides by every pixel; rescale so the result
+        # is the mean over the labelled pixels only.
+        total = ops.cast(ops.size(valid), "float32")
+        labelled = ops.maximum(ops.sum(valid), 1.0)
+        return pixel_loss * weights * (total / labelled)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "ignore_label": self.ignore_label,
+            "class_weights": self.class_weights,
+        }
+
+
+def class_pixel_counts(label_maps, num_classes, ignore_label=None):
+    """Counts pixels per class and the pixels of images holding each class.
+
+    Args:
+        label_maps: iterable of integer label arrays.
+        num_classes: number of classes.
+        ignore_label: label value to skip, or `None`.
+
+    Returns:
+        `(class_pixels, image_pixels)`: int64 arrays of `num_classes`:
+        pixels of each class, and total labelled pixels of the images in
+        which the class occurs.
+    """
+    class_pixels = np.zeros(num_classes, np.int64)
+    image_pixels = np.zeros(num_classes, np.int64)
+    for labels in label_maps:
+        labels = np.asarray(labels).ravel()
+        if ignore_label is not None:
+            labels = labels[labels != ignore_label]
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(
+                f"Label map holds values outside [0, {num_classes}) that "
+                f"are not the ignore label ({ignore_label}): "
+                f"{np.unique(labels[(labels < 0) | (labels >= num_classes)])}"
+            )
+        counts = np.bincount(labels, minlength=num_classes)
+        class_pixels += counts
+        image_pixels[counts > 0] += labels.size
+    return class_pixels, image_pixels
+
+
+def median_frequency_weights(label_maps, num_classes, ignore_label=None):
+    """Median frequency balancing (Eigen and Fergus, 2015; SegNet).
+
+    `weight[c] = median(freq) / freq[c]`, where `freq[c]` is the pixels
+    of class `c` divided by the pixels of the images in which `c` occurs.
+    Classes that never occur get weight 0.
+
+    Args:
+        label_maps: iterable of integer label arrays (e.g. the labels of
+            `keras_deconvnet.data.evaluation_examples(source)`).
+        num_classes: number of classes.
+        ignore_label: label value to skip, or `None`.
+
+    Returns:
+        A list of `num_classes` floats.
+
+    Example:
+
+    >>> weights = median_frequency_weights(labels, 11, ignore_label=11)
+    >>> loss = SegmentationCrossEntropy(11, class_weights=weights)
+    """
+    class_pixels, image_pixels = class_pixel_counts(
+        label_maps, num_classes, ignore_label
+    )
+    present = class_pixels > 0
+    if not present.any():
+        raise ValueError("No labelled pixel found: cannot weight classes.")
+    frequency = np.zeros(num_classes)
+    frequency[present] = class_pixels[present] / image_pixels[present]
+    median = np.median(frequency[present])
+    weights = np.zeros(num_classes)
+    weights[present] = median / frequency[present]
+    return weights.tolist()

@@ -1,0 +1,329 @@
+"""Everything `train` builds before `fit` and does after it (TensorFlow).
+
+Argument checks, strategy, precision policy, data, model and compile;
+after training, the BN re-estimation with its before/after accuracies.
+"""
+
+import dataclasses
+import math
+import os
+
+import numpy as np
+
+import keras
+
+from keras_deconvnet.training import strategies
+from keras_deconvnet.training.batch_norm_statistics import (
+    reestimate_batch_norm_statistics,
+)
+from keras_deconvnet.training.losses import SegmentationCrossEntropy
+from keras_deconvnet.training.losses import median_frequency_weights
+from keras_deconvnet.training.optimizers import CaffeSGD
+from keras_deconvnet.training.schedules import CaffeStepSchedule
+
+STAGE_CROPS = {1: "objects", 2: "proposals"}
+CROPS = ("objects", "proposals", "whole")
+PAPER_STEP_SIZES = {1: 9000, 2: 10000}
+PAPER_EPOCHS = {1: 20, 2: 40}
+SCHEDULES = ("plateau", "step")
+# Batches compared with batch statistics and moving statistics.
+BATCH_NORM_CHECK_BATCHES = 4
+
+
+@dataclasses.dataclass
+class Setup:
+    model: keras.Model
+    strategy: object
+    out_dir: str
+    train_data: object
+    validation_data: object
+    validation_steps: int
+    steps_per_epoch: int
+    epochs: int
+    batch_size: int
+    schedule: str
+    is_chief: bool
+    config: dict
+    bn_data: object
+    previous_policy: str
+
+    def restore_policy(self):
+        keras.mixed_precision.set_global_policy(self.previous_policy)
+
+
+def _check(condition, message):
+    if not condition:
+        raise ValueError(message)
+
+
+def validate(arguments):
+    """Checks `train`'s arguments; raises `ValueError` naming the bad one."""
+    a = arguments
+    _check(a["stage"] in (1, 2),
+           f"`stage` must be 1 or 2. Received: stage={a['stage']}")
+    _check(a["crops"] in (None, *CROPS),
+           f"`crops` must be one of {CROPS}. Received: crops={a['crops']}")
+    _check(a["strategy"] in strategies.STRATEGIES,
+           f"`strategy` must be one of {strategies.STRATEGIES}. "
+           f"Received: strategy={a['strategy']}")
+    _check(a["schedule"] in SCHEDULES,
+           f"`schedule` must be one of {SCHEDULES}. "
+           f"Received: schedule={a['schedule']}")
+    for name in ("batch_size", "checkpoint_every"):
+        _check(isinstance(a[name], int) and a[name] >= 1,
+               f"`{name}` must be an int >= 1. Received: {name}={a[name]}")
+    for name in ("epochs", "steps_per_epoch", "validation_steps",
+                 "step_size"):
+        _check(a[name] is None or (isinstance(a[name], int) and a[name] >= 1),
+               f"`{name}` must be an int >= 1 or None. "
+               f"Received: {name}={a[name]}")
+    _check(a["learning_rate"] > 0,
+           f"`learning_rate` must be > 0. "
+           f"Received: learning_rate={a['learning_rate']}")
+    _check(a["input_size"] >= 224 and a["input_size"] % 32 == 0,
+           "`input_size` must be a multiple of 32, at least 224. "
+           f"Received: input_size={a['input_size']}")
+    if a["train_data"] is not None:
+        _check(a["num_classes"] is not None and a["steps_per_epoch"],
+               "With `train_data`, pass `num_classes` and `steps_per_epoch`.")
+    elif a["dataset"] is None:
+        raise ValueError("Pass `dataset` (and `data_dir`) or `train_data`.")
+    if a["stage"] == 2 and a["init"] is None:
+        raise ValueError(
+            "Stage 2 starts from the stage-1 model: pass "
+            "init='path/to/stage1/deconvnet.keras' (or init='imagenet' to "
+            "skip stage 1). Received: init=None"
+        )
+
+
+def _precision_policy(enabled):
+    import tensorflow as tf
+
+    if not enabled:
+        return "float32"
+    # float16 needs loss scaling (Keras adds a LossScaleOptimizer in
+    # compile); bfloat16 has float32's range and does not.
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16"
+
+
+def _sources(a):
+    from keras_deconvnet import data
+
+    options = dict(num_classes=a["num_classes"],
+                   ignore_label=a["ignore_label"],
+                   image_dir=a["image_dir"], label_dir=a["label_dir"])
+    train_source = data.load_source(
+        a["dataset"], a["data_dir"], "train", **options
+    )
+    try:
+        if a["image_dir"] is not None:
+            raise FileNotFoundError("explicit folders: no val split")
+        validation_source = data.load_source(
+            a["dataset"], a["data_dir"], "val", **options
+        )
+    except FileNotFoundError:
+        validation_source = None
+    return train_source, validation_source
+
+
+def _datasets(a, crops, batch_size, seed):
+    """Training, validation and BN-estimation data, and the split sizes."""
+    from keras_deconvnet import data
+
+    train_source, validation_source = _sources(a)
+    progress = bool(a["verbose"])
+    common = dict(batch_size=batch_size, input_size=a["input_size"],
+                  progress=progress)
+    train_data = data.training_dataset(
+        train_source, crops=crops, margin=a["margin"],
+        iou_threshold=a["iou_threshold"], seed=seed,
+        cache_dir=os.path.join(a["out_dir"], "proposal_cache"), **common,
+    )
+    bn_data = data.training_dataset(
+        train_source, crops=crops, margin=a["margin"],
+        iou_threshold=a["iou_threshold"], seed=seed + 1,
+        cache_dir=os.path.join(a["out_dir"], "proposal_cache"), **common,
+    )
+    steps = a["steps_per_epoch"] or max(
+        1, math.ceil(train_data.crop_count / batch_size)
+    )
+    validation_data, validation_steps = None, None
+    if validation_source is not None and len(validation_source):
+        # Whole images resized to the input size: the network sees the
+        # scale it is trained at (see the reference notes on input size).
+        validation_data = data.training_dataset(
+            validation_source, crops="whole", shuffle=False, flip=False,
+            seed=seed, **common,
+        )
+        validation_steps = a["validation_steps"] or max(
+            1, len(validation_source) // batch_size
+        )
+    weights = None
+    if a["class_weighting"]:
+        labels = (label for _, label in data.evaluation_examples(train_source))
+        weights = median_frequency_weights(
+            labels, train_source.num_classes, train_source.ignore_label
+        )
+    return dict(train_data=train_data, validation_data=validation_data,
+                validation_steps=validation_steps, steps=steps,
+                bn_data=bn_data, num_classes=train_source.num_classes,
+                ignore_label=train_source.ignore_label,
+                class_weights=weights)
+
+
+def _in_memory(a):
+    weights = None
+    if a["class_weighting"]:
+        labels = (np.asarray(label) for _, label in
+                  a["train_data"].take(a["steps_per_epoch"]))
+        weights = median_frequency_weights(
+            labels, a["num_classes"], a["ignore_label"]
+        )
+    return dict(train_data=a["train_data"],
+                validation_data=a["validation_data"],
+                validation_steps=a["validation_steps"],
+                steps=a["steps_per_epoch"], bn_data=a["train_data"],
+                num_classes=a["num_classes"], ignore_label=a["ignore_label"],
+                class_weights=weights)
+
+
+def prepare(arguments):
+    """Builds the `Setup` of a run from `train`'s arguments."""
+    from keras_deconvnet.models import DeconvNet
+    from keras_deconvnet.training import trainer
+
+    a = dict(arguments)
+    validate(a)
+    # MultiWorkerMirroredStrategy must exist before other TF work.
+    strategy = strategies.get_strategy(a["strategy"])
+    replicas = strategy.num_replicas_in_sync
+    _check(a["batch_size"] % replicas == 0,
+           f"`batch_size` ({a['batch_size']}) must be a multiple of the "
+           f"{replicas} replicas, which each take an equal share.")
+    keras.utils.set_random_seed(a["seed"])
+    previous_policy = keras.mixed_precision.global_policy().name
+    policy = _precision_policy(a["mixed_precision"])
+    keras.mixed_precision.set_global_policy(policy)
+
+    crops = a["crops"] or STAGE_CROPS[a["stage"]]
+    if a["out_dir"] is None:
+        a["out_dir"] = trainer.default_out_dir(
+            a["dataset"] or "data", a["stage"]
+        )
+    os.makedirs(a["out_dir"], exist_ok=True)
+    if a["train_data"] is None:
+        prepared = _datasets(a, crops, a["batch_size"], a["seed"])
+    else:
+        prepared = _in_memory(a)
+    schedule = a["schedule"]
+    if schedule == "plateau" and prepared["validation_data"] is None:
+        print("No validation split: using the step schedule instead of "
+              "reduce-on-plateau.")
+        schedule = "step"
+    learning_rate = a["learning_rate"]
+    if schedule == "step":
+        learning_rate = CaffeStepSchedule(
+            learning_rate, a["step_size"] or PAPER_STEP_SIZES[a["stage"]]
+        )
+    num_classes = prepared["num_classes"]
+    with strategy.scope():
+        model = DeconvNet(
+            num_classes=num_classes,
+            input_shape=(a["input_size"], a["input_size"], 3),
+            width=a["width"],
+            weights=a["init"],
+        )
+        model.compile(
+            optimizer=CaffeSGD(
+                learning_rate,
+                momentum=a["momentum"],
+                kernel_weight_decay=a["weight_decay"],
+                bias_learning_rate_multiplier=a[
+                    "bias_learning_rate_multiplier"],
+            ),
+            loss=SegmentationCrossEntropy(
+                prepared["ignore_label"],
+                class_weights=prepared["class_weights"],
+            ),
+            metrics=[keras.metrics.MeanIoU(
+                num_classes, ignore_class=prepared["ignore_label"],
+                sparse_y_pred=False, name="mean_iou",
+            )],
+        )
+    config = {key: value for key, value in a.items()
+              if key not in ("train_data", "validation_data")}
+    config.update(crops=crops, schedule=schedule, precision_policy=policy,
+                  replicas=replicas, num_classes=num_classes,
+                  ignore_label=prepared["ignore_label"],
+                  class_weights=prepared["class_weights"],
+                  steps_per_epoch=prepared["steps"])
+    return Setup(
+        model=model, strategy=strategy, out_dir=a["out_dir"],
+        train_data=prepared["train_data"],
+        validation_data=prepared["validation_data"],
+        validation_steps=prepared["validation_steps"],
+        steps_per_epoch=prepared["steps"],
+        epochs=a["epochs"] or PAPER_EPOCHS[a["stage"]],
+        batch_size=a["batch_size"], schedule=schedule,
+        is_chief=strategies.is_chief(), config=config,
+        bn_data=prepared["bn_data"], previous_policy=previous_policy,
+    )
+
+
+def _pixel_accuracies(model, batches, ignore_label):
+    """Pixel accuracy with batch statistics and with moving statistics."""
+    # Calls with training=True update the moving statistics: put them back.
+    saved = [v.numpy() for v in model.non_trainable_variables]
+    correct = {"batch_statistics": 0, "moving_statistics": 0}
+    total = 0
+    for images, labels in batches:
+        labels = np.asarray(labels)
+        keep = labels != ignore_label if ignore_label is not None else (
+            np.ones(labels.shape, bool))
+        for key, training in (("batch_statistics", True),
+                              ("moving_statistics", False)):
+            scores = keras.ops.convert_to_numpy(model(images, training=training))
+            correct[key] += int(((scores.argmax(-1) == labels) & keep).sum())
+        total += int(keep.sum())
+    for variable, value in zip(model.non_trainable_variables, saved):
+        variable.assign(value)
+    return {key: value / max(total, 1) for key, value in correct.items()}
+
+
+def finish_batch_norm(setup, bn_examples, verbose):
+    """Re-estimates BN statistics; returns accuracies before and after.
+
+    Batch-statistics accuracy is what the network does when each batch
+    normalises itself; moving-statistics accuracy is inference mode. They
+    should agree after re-estimation.
+    """
+    if not setup.is_chief or not bn_examples:
+        return {"reestimated_over_examples": 0}
+    model = setup.model
+    ignore_label = setup.config["ignore_label"]
+    check_data = setup.validation_data or setup.train_data
+    check = list(check_data.take(BATCH_NORM_CHECK_BATCHES))
+    before = _pixel_accuracies(model, check, ignore_label)
+    num_batches = max(1, math.ceil(bn_examples / setup.batch_size))
+    used = reestimate_batch_norm_statistics(
+        model, setup.bn_data, num_batches=num_batches, progress=bool(verbose)
+    )
+    after = _pixel_accuracies(model, check, ignore_label)
+    result = {
+        "reestimated_over_examples": used,
+        "checked_on": "validation" if setup.validation_data else "training",
+        "pixel_accuracy_batch_statistics": after["batch_statistics"],
+        "pixel_accuracy_inference_before": before["moving_statistics"],
+        "pixel_accuracy_inference_after": after["moving_statistics"],
+    }
+    if verbose:
+        print(
+            "BN re-estimation over {reestimated_over_examples} crops; pixel "
+            "accuracy on {checked_on} batches: batch statistics "
+            "{pixel_accuracy_batch_statistics:.3f}, inference mode before "
+            "{pixel_accuracy_inference_before:.3f}, after "
+            "{pixel_accuracy_inference_after:.3f}".format(**result)
+        )
+    return result

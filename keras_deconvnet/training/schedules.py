@@ -1,0 +1,75 @@
+"""Learning-rate schedules of the paper: Caffe steps, or x0.1 on plateau."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_deconvnet")
+class CaffeStepSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Caffe's `lr_policy: "step"`: `base * gamma ** floor(step / step_size)`.
+
+    The DeconvNet solvers use `base_lr: 0.01, gamma: 0.1` with
+    `stepsize: 9000` (stage 1) and `10000` (stage 2).
+
+    Args:
+        initial_learning_rate: base learning rate.
+        step_size: iterations between two decays.
+        gamma: factor applied at each decay.
+
+    Example:
+
+    >>> schedule = CaffeStepSchedule(0.01, step_size=9000)
+    >>> optimizer = CaffeSGD(learning_rate=schedule)
+    """
+
+    def __init__(self, initial_learning_rate=0.01, step_size=9000, gamma=0.1):
+        if initial_learning_rate <= 0:
+            raise ValueError(
+                "`initial_learning_rate` must be > 0. "
+                f"Received: initial_learning_rate={initial_learning_rate}"
+            )
+        if int(step_size) < 1:
+            raise ValueError(
+                f"`step_size` must be >= 1. Received: step_size={step_size}"
+            )
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.step_size = int(step_size)
+        self.gamma = float(gamma)
+
+    def __call__(self, step):
+        decays = ops.floor(ops.divide(ops.cast(step, "float32"), self.step_size))
+        return ops.multiply(
+            self.initial_learning_rate, ops.power(self.gamma, decays)
+        )
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "step_size": self.step_size,
+            "gamma": self.gamma,
+        }
+
+
+def reduce_on_plateau(monitor="val_mean_iou", patience=3, factor=0.1,
+                      min_learning_rate=1e-6):
+    """The paper's "divide by 10 when validation stalls", as a callback.
+
+    Args:
+        monitor: logged quantity to watch; a name containing `iou` or
+            `accuracy` is maximised, anything else minimised.
+        patience: epochs without improvement before a decay.
+        factor: multiplier of the learning rate at each decay.
+        min_learning_rate: floor of the learning rate.
+
+    Returns:
+        A `keras.callbacks.ReduceLROnPlateau`.
+    """
+    mode = "max" if ("iou" in monitor or "accuracy" in monitor) else "min"
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor=monitor,
+        factor=factor,
+        patience=patience,
+        mode=mode,
+        min_lr=min_learning_rate,
+        verbose=1,
+    )

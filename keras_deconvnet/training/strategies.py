@@ -1,0 +1,113 @@
+"""`tf.distribute` strategies for training (TensorFlow only).
+
+`default` runs on one device; `mirrored` replicates the model on every
+local GPU (or on the CPU devices when there is no GPU) and splits each
+global batch across the replicas; `multi_worker` synchronises several
+machines (or processes) described by the `TF_CONFIG` environment variable.
+"""
+
+import json
+import os
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def configure_logical_cpus(count):
+    """Splits the CPU into `count` logical devices (before TF starts).
+
+    Lets `mirrored` run several replicas on a CPU-only machine, for tests
+    and for trying the distributed path without GPUs.
+
+    Raises:
+        RuntimeError: TensorFlow has already initialised its devices.
+    """
+    import tensorflow as tf
+
+    if count < 1:
+        raise ValueError(f"`count` must be >= 1. Received: count={count}")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * count
+        )
+    except RuntimeError as error:
+        raise RuntimeError(
+            "Logical CPU devices must be configured before TensorFlow "
+            "initialises (before any model or tensor is created): "
+            f"{error}"
+        ) from None
+
+
+def parse_tf_config():
+    """Returns the parsed `TF_CONFIG`, or raises naming what is wrong."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        raise ValueError(
+            "--strategy multi_worker needs the TF_CONFIG environment "
+            "variable, e.g. TF_CONFIG='{\"cluster\": {\"worker\": "
+            "[\"host1:12345\", \"host2:12345\"]}, \"task\": {\"type\": "
+            "\"worker\", \"index\": 0}}' on the first machine."
+        )
+    try:
+        config = json.loads(text)
+        workers = config["cluster"]["worker"]
+        task = config["task"]
+        task_type, index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            "TF_CONFIG must be JSON with cluster.worker (a list of "
+            "host:port) and task.type/task.index. "
+            f"Received: TF_CONFIG={text!r} ({error})"
+        ) from None
+    if task_type == "worker" and not 0 <= index < len(workers):
+        raise ValueError(
+            f"TF_CONFIG task.index={index} is outside the "
+            f"{len(workers)} workers of cluster.worker."
+        )
+    return config
+
+
+def is_chief():
+    """Whether this process writes files (checkpoints, model, logs).
+
+    The worker with index 0 (or the `chief` task) when `TF_CONFIG` is set,
+    otherwise always.
+    """
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        return True
+    task = json.loads(text).get("task", {})
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 \
+        and "chief" not in json.loads(text).get("cluster", {})
+
+
+def get_strategy(name="default"):
+    """Creates the `tf.distribute.Strategy` named `name`.
+
+    Args:
+        name: `"default"`, `"mirrored"` or `"multi_worker"`.
+
+    Returns:
+        The strategy; build and compile the model inside `strategy.scope()`.
+
+    Raises:
+        ValueError: unknown name, or `multi_worker` without a valid
+            `TF_CONFIG`.
+    """
+    import tensorflow as tf
+
+    if name not in STRATEGIES:
+        raise ValueError(
+            f"`strategy` must be one of {STRATEGIES}. Received: strategy={name}"
+        )
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+        if not devices:
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    parse_tf_config()
+    return tf.distribute.MultiWorkerMirroredStrategy()

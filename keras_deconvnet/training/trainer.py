@@ -1,0 +1,276 @@
+"""`train(...)`: the paper's two-stage training, resumable (TensorFlow only).
+
+`training/train.py` is a thin command line over this function.
+"""
+
+import dataclasses
+import glob
+import json
+import os
+import shutil
+import time
+
+import keras
+
+from keras_deconvnet.training import checkpoints
+from keras_deconvnet.training import run_setup
+from keras_deconvnet.training.callbacks import HistoryWriter
+from keras_deconvnet.training.callbacks import StopOnNaN
+from keras_deconvnet.training.callbacks import TrainingDivergedError  # noqa
+from keras_deconvnet.training.schedules import reduce_on_plateau
+
+MODEL_FILE = "deconvnet.keras"
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    """What `train` returns.
+
+    Attributes:
+        model: the trained model (BN statistics re-estimated).
+        model_path: the saved `.keras` file (`None` on non-chief workers).
+        out_dir: the run folder.
+        history: one dict per epoch (also in `history.json`).
+        resumed_from: `{"epoch", "step", "iterations"}` restored at start.
+        batch_norm: pixel accuracies with batch statistics and with moving
+            statistics before and after re-estimation.
+    """
+
+    model: keras.Model
+    model_path: str
+    out_dir: str
+    history: list
+    resumed_from: dict
+    batch_norm: dict
+
+
+def default_out_dir(dataset, stage, root="saved_models"):
+    """`saved_models/<dataset>-stage<k>-<timestamp>`, or the newest
+    unfinished run of that name so that rerunning a command resumes it."""
+    unfinished = [
+        path
+        for path in glob.glob(os.path.join(root, f"{dataset}-stage{stage}-*"))
+        if os.path.isdir(os.path.join(path, CHECKPOINT_DIR))
+        and not os.path.isfile(os.path.join(path, MODEL_FILE))
+    ]
+    if unfinished:
+        return max(unfinished, key=os.path.getmtime)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return os.path.join(root, f"{dataset}-stage{stage}-{stamp}")
+
+
+def train(
+    *,
+    dataset="synthetic",
+    data_dir=None,
+    out_dir=None,
+    stage=1,
+    crops=None,
+    strategy="default",
+    epochs=None,
+    steps_per_epoch=None,
+    batch_size=64,
+    learning_rate=0.01,
+    momentum=0.9,
+    weight_decay=0.0005,
+    bias_learning_rate_multiplier=2.0,
+    schedule="plateau",
+    step_size=None,
+    plateau_patience=3,
+    width=1.0,
+    input_size=224,
+    init=None,
+    seed=0,
+    mixed_precision=False,
+    num_classes=None,
+    ignore_label=None,
+    image_dir=None,
+    label_dir=None,
+    margin=0.1,
+    iou_threshold=0.5,
+    class_weighting=False,
+    checkpoint_every=100,
+    validation_steps=None,
+    bn_examples=14000,
+    train_data=None,
+    validation_data=None,
+    verbose=1,
+):
+    """Trains a DeconvNet with the paper's recipe; resumes when restarted.
+
+    Stage 1 trains on object-centred crops (`crops="objects"`), stage 2 on
+    proposal crops (`"proposals"`) starting from the stage-1 model
+    (`init=path`); `crops="whole"` trains on resized whole images. SGD
+    with momentum 0.9, L2 decay 0.0005 on kernels only and biases at twice
+    the learning rate (`CaffeSGD`), softmax cross-entropy ignoring the
+    ignore label, and the learning rate x0.1 when validation mIoU stalls
+    (`schedule="plateau"`) or every `step_size` steps (`"step"`).
+
+    Every `checkpoint_every` steps the weights, optimizer state, epoch and
+    step go to `out_dir/checkpoint/`; calling `train` again with the same
+    arguments (and `out_dir`, or the default one) resumes there. A NaN
+    loss raises `TrainingDivergedError` and keeps the last good checkpoint.
+    At the end the BN moving statistics are re-estimated over
+    `bn_examples` training crops (weights frozen), then the model is
+    saved as `out_dir/deconvnet.keras`, with `history.json`,
+    `training_summary.json` and TensorBoard logs in `out_dir/logs`.
+
+    Args:
+        dataset: `"voc"`, `"sbd"`, `"folder"` or `"synthetic"` (see
+            `keras_deconvnet.data.load_source`).
+        data_dir: the dataset folder.
+        out_dir: run folder; default `saved_models/<dataset>-stage<k>-<time>`
+            (or the newest unfinished such run, which is resumed).
+        stage: 1 or 2 (picks the crops and the step-schedule size).
+        crops: override the stage's crops: `"objects"`, `"proposals"` or
+            `"whole"`.
+        strategy: `"default"`, `"mirrored"` or `"multi_worker"`.
+        epochs: number of epochs (default: 20 for stage 1, 40 for stage 2,
+            which with 1000 steps each are the paper's 20k/40k iterations).
+        steps_per_epoch: steps per epoch (default: one pass over the
+            crops).
+        batch_size: global batch size (64), split across replicas.
+        learning_rate: base learning rate (0.01).
+        momentum: SGD momentum (0.9).
+        weight_decay: L2 on kernels, in the gradient (0.0005).
+        bias_learning_rate_multiplier: biases' learning-rate factor (2).
+        schedule: `"plateau"` (x0.1 when validation mIoU stalls for
+            `plateau_patience` epochs) or `"step"` (x0.1 every `step_size`
+            steps; default 9000 for stage 1, 10000 for stage 2).
+        step_size: see `schedule`.
+        plateau_patience: see `schedule`.
+        width: channel multiplier of the network (1.0 = paper).
+        input_size: crop side (224).
+        init: `None` (random), `"imagenet"` (VGG16 transfer, width 1.0),
+            or a file: a VGG16 weight file, or a saved DeconvNet (stage 2
+            starts from the stage-1 `.keras`).
+        seed: seeds weights, crops, order and flips.
+        mixed_precision: `mixed_float16` on GPU (with loss scaling),
+            `mixed_bfloat16` otherwise; scores and loss stay float32.
+        num_classes: classes (folder datasets, or in-memory `train_data`).
+        ignore_label: label without loss (folder datasets, `train_data`).
+        image_dir: folder datasets: explicit image folder.
+        label_dir: folder datasets: explicit label folder.
+        margin: box growth per side for stage crops.
+        iou_threshold: stage-2 proposal/instance overlap.
+        class_weighting: weight the loss by median frequency balancing.
+        checkpoint_every: steps between checkpoints (at most this many
+            are lost when the run is killed).
+        validation_steps: validation batches per epoch (default: the
+            whole validation split, resized whole images).
+        bn_examples: training crops for the BN re-estimation (the authors
+            used about 14,000); 0 skips it.
+        train_data: instead of `dataset`, a `tf.data.Dataset` of
+            `(images, labels)` batches (repeating; needs `num_classes`,
+            `steps_per_epoch`).
+        validation_data: with `train_data`: optional validation batches.
+        verbose: 1 shows progress bars, 0 is silent.
+
+    Returns:
+        A `TrainingResult`.
+
+    Raises:
+        ValueError: invalid arguments (named).
+        TrainingDivergedError: the loss became NaN or infinite.
+
+    Example:
+
+    >>> result = train(dataset="synthetic", data_dir="/tmp/synthetic",
+    ...                stage=1, width=0.0625, epochs=2, steps_per_epoch=20,
+    ...                batch_size=4, schedule="step")
+    >>> result.model_path
+    """
+    setup = run_setup.prepare(dict(locals()))
+    model = setup.model
+    out_dir = setup.out_dir
+    checkpoint_dir = os.path.join(out_dir, CHECKPOINT_DIR)
+    model_path = os.path.join(out_dir, MODEL_FILE)
+    history_path = os.path.join(out_dir, "history.json")
+
+    state = checkpoints.restore(model, checkpoint_dir)
+    resumed_from = dict(state)
+    if state["epoch"] or state["step"]:
+        say(verbose, f"Resuming {out_dir}: epoch {state['epoch'] + 1}, "
+            f"step {state['step']} (optimizer step {state['iterations']}).")
+    history = HistoryWriter(history_path, write=setup.is_chief)
+    checkpoint = checkpoints.StepCheckpoint(
+        checkpoint_dir,
+        checkpoint_every,
+        setup.steps_per_epoch,
+        initial_epoch=state["epoch"],
+        initial_step=state["step"],
+        write=setup.is_chief,
+    )
+    # StopOnNaN first: it raises before the checkpoint can save bad weights.
+    callbacks = [StopOnNaN(checkpoint_dir), checkpoint, history]
+    if setup.is_chief and tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(
+            os.path.join(out_dir, "logs"), update_freq="epoch"
+        ))
+    if setup.schedule == "plateau":
+        callbacks.append(reduce_on_plateau(patience=plateau_patience))
+
+    fit_options = dict(
+        callbacks=callbacks,
+        validation_data=setup.validation_data,
+        validation_steps=setup.validation_steps,
+        shuffle=False,  # the tf.data pipeline shuffles (seeded)
+        verbose=verbose,
+    )
+    training_data = setup.train_data
+    if state["step"]:
+        # Finish the interrupted epoch with its remaining steps.
+        model.fit(
+            training_data,
+            epochs=state["epoch"] + 1,
+            initial_epoch=state["epoch"],
+            steps_per_epoch=setup.steps_per_epoch - state["step"],
+            **fit_options,
+        )
+        state = {**state, "epoch": state["epoch"] + 1, "step": 0}
+    if state["epoch"] < setup.epochs:
+        model.fit(
+            training_data,
+            epochs=setup.epochs,
+            initial_epoch=state["epoch"],
+            steps_per_epoch=setup.steps_per_epoch,
+            **fit_options,
+        )
+
+    batch_norm = run_setup.finish_batch_norm(setup, bn_examples, verbose)
+    if setup.is_chief:
+        model.save(model_path)
+        history.save(batch_norm=batch_norm)
+        with open(os.path.join(out_dir, "training_summary.json"), "w") as file:
+            json.dump({"config": setup.config, "model": model_path,
+                       "resumed_from": resumed_from, "batch_norm": batch_norm},
+                      file, indent=1)
+        # Finished: a rerun must not resume this run.
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        say(verbose, f"Saved {model_path}")
+    setup.restore_policy()
+    return TrainingResult(
+        model=model,
+        model_path=model_path if setup.is_chief else None,
+        out_dir=out_dir,
+        history=history.epochs,
+        resumed_from=resumed_from,
+        batch_norm=batch_norm,
+    )
+
+
+def tensorboard_available():
+    """TensorBoard logs need the `tensorboard` package (extra `training`)."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        print("tensorboard is not installed: no TensorBoard logs "
+              "(pip install keras-deconvnet[training]).")
+        return False
+    return True
+
+
+def say(verbose, message):
+    if verbose:
+        print(message, flush=True)
