@@ -15,6 +15,7 @@ Example:
 >>> dataset = data.training_dataset(source, crops="objects", batch_size=8)
 """
 
+from keras_deconvnet.data.arrays import ArraySegmentation
 from keras_deconvnet.data.pipeline import evaluation_examples
 from keras_deconvnet.data.pipeline import training_dataset
 from keras_deconvnet.data.registry import load_source
@@ -24,6 +25,7 @@ from keras_deconvnet.data.source import SegmentationSource
 from keras_deconvnet.data.synthetic import write_synthetic_voc
 
 __all__ = [
+    "ArraySegmentation",
     "Example",
     "InvalidExampleError",
     "SegmentationSource",

@@ -95,6 +95,8 @@ class SBDSegmentation(SegmentationSource):
         classes = load_mat_struct(files.label_path, "GTcls")
         label = np.asarray(classes.Segmentation).astype(np.int32)
         instances = None
+        if label.shape != image.shape[:2]:
+            return image, label, None  # _check reports the size mismatch.
         if with_instances and files.instance_path is not None:
             objects = load_mat_struct(files.instance_path, "GTinst")
             object_map = np.asarray(objects.Segmentation).astype(np.int32)

@@ -264,7 +264,7 @@ class SegmentationSource:
             others = len(errors) - 1
             suffix = f" ({others} more invalid examples)" if others else ""
             raise InvalidExampleError(
-                f"{first}{suffix}. Fix the files or pass skip_invalid=True."
+                f"{str(first).rstrip('.')}{suffix}. Fix the files or pass skip_invalid=True."
             ) from first
         for index in sorted(errors):
             warnings.warn(f"Skipping {self.files[index].name}: {errors[index]}")

@@ -86,6 +86,8 @@ class VOCSegmentation(SegmentationSource):
         image = read_image(files.image_path)
         label = read_index_png(files.label_path)
         instances = None
+        if label.shape != image.shape[:2]:
+            return image, label, None  # _check reports the size mismatch.
         if with_instances and files.instance_path is not None:
             object_map = read_index_png(files.instance_path)
             if object_map.shape != label.shape:
