@@ -159,18 +159,30 @@ def write_caffemodel(path, layers, blobs_for, layer_format="V1",
             del arrays, blob_parts
 
 
-def random_blobs(rng, scale=0.1):
-    """A `blobs_for` that draws random weights (BN scales near 1)."""
+def random_blobs(rng, gain=1.0):
+    """A `blobs_for` drawing random weights that keep activations O(1).
+
+    Kernels are He-normal over their fan-in (times `gain`), biases and BN
+    shifts small, BN scales in [0.5, 1.5].
+    """
 
     def blobs_for(spec):
         arrays = []
-        for shape in spec.blob_shapes:
-            if spec.type == "BN" and not arrays:
-                arrays.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+        for index, shape in enumerate(spec.blob_shapes):
+            if spec.type == "BN":
+                array = (rng.uniform(0.5, 1.5, shape) if index == 0
+                         else rng.normal(0.0, 0.1, shape))
+            elif index == 0:
+                if spec.type == "Deconvolution":
+                    stride = spec.parameters["convolution"]["stride"][0]
+                    fan_in = shape[0] * shape[2] * shape[3] / stride**2
+                else:
+                    fan_in = shape[1] * shape[2] * shape[3]
+                array = rng.standard_normal(shape) * gain * np.sqrt(
+                    2.0 / fan_in)
             else:
-                arrays.append(
-                    (rng.standard_normal(shape, dtype="float32") * scale)
-                )
+                array = rng.normal(0.0, 0.1, shape)
+            arrays.append(array.astype("float32"))
         return arrays
 
     return blobs_for
