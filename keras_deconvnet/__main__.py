@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Command name -> module under keras_deconvnet.commands.
 COMMANDS = {
+    "segment": "segment",
     "demo": "demo",
     "convert-caffe": "convert_caffe",
 }

@@ -44,3 +44,9 @@ def test_crf_rejects_mismatched_or_raw_scores(rng):
         dense_crf(image, probabilities[:4])
     with pytest.raises(ValueError, match="softmax"):
         dense_crf(image, probabilities - 1)
+
+
+def test_crf_accepts_read_only_images(rng):
+    image, probabilities, _, _ = noisy_case(rng, 8, 10)
+    image.setflags(write=False)
+    assert dense_crf(image, probabilities).shape == probabilities.shape

@@ -98,7 +98,7 @@ def dense_crf(
     crf.addPairwiseBilateral(
         sxy=bilateral_sxy,
         srgb=bilateral_srgb,
-        rgbim=np.ascontiguousarray(image),
+        rgbim=np.require(image, requirements=["C", "W"]),
         compat=bilateral_weight,
     )
     marginals = np.asarray(crf.inference(num_iterations), np.float32)

@@ -1,0 +1,168 @@
+"""`segment`: label maps and overlays for image files (instance-wise)."""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def add_parser(subparsers, name):
+    parser = subparsers.add_parser(
+        name,
+        help="segment images: VOC-palette label PNGs and overlays",
+        description=(
+            "Segments each IMAGE with a saved DeconvNet as in the paper "
+            "(EdgeBoxes proposals, crops, max/sum aggregation; optionally "
+            "the FCN-8s ensemble and the dense CRF) and writes, under --out, "
+            "NAME_labels.png (label map, PASCAL VOC palette), "
+            "NAME_overlay.png (image blended with the labels, legend of the "
+            "classes present) and with --draw-proposals NAME_proposals.png."
+        ),
+    )
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="DeconvNet .keras file or folder (default: the newest model "
+        "under saved_models/ or $KERAS_DECONVNET_MODELS)",
+    )
+    parser.add_argument("--fcn", default=None, help="FCN-8s model: EDeconvNet")
+    parser.add_argument(
+        "--ensemble",
+        choices=("mean", "product"),
+        default="mean",
+        help="with --fcn: mean of probabilities (paper) or product of "
+        "rectified scores (authors' code)",
+    )
+    parser.add_argument("--crf", action="store_true", help="dense CRF refinement")
+    parser.add_argument(
+        "--proposals", type=int, default=50, help="proposals per image (top N)"
+    )
+    parser.add_argument("--aggregation", choices=("max", "sum"), default="max")
+    parser.add_argument(
+        "--mode",
+        choices=("proposals", "whole"),
+        default="proposals",
+        help="proposals (paper) or the whole image resized to the input",
+    )
+    parser.add_argument(
+        "--min-side", type=float, default=112, help="smallest proposal side, px"
+    )
+    parser.add_argument(
+        "--margin", type=float, default=0.1, help="proposal extension margin"
+    )
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--edge-model",
+        default=None,
+        help="OpenCV structured edge model (model.yml.gz) for EdgeBoxes; "
+        "default $KERAS_DECONVNET_EDGE_MODEL, else gradient edges",
+    )
+    parser.add_argument(
+        "--draw-proposals", action="store_true", help="also NAME_proposals.png"
+    )
+    parser.add_argument("--alpha", type=float, default=0.5, help="overlay opacity")
+    parser.add_argument("--out", default="segmentations", help="output folder")
+    return parser
+
+
+def read_image(path):
+    """uint8 RGB `[H, W, 3]` from an image file, or a clear error."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            return np.array(picture.convert("RGB"))
+    except FileNotFoundError:
+        raise ValueError(f"cannot read '{path}': no such file") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(
+            f"cannot read '{path}': not an image Pillow can open ({error})"
+        ) from None
+
+
+def class_names_for(num_classes):
+    from keras_deconvnet import palette
+
+    if num_classes == len(palette.VOC_CLASSES):
+        return palette.VOC_CLASSES
+    if num_classes in (len(palette.CAMVID_CLASSES), len(palette.CAMVID_CLASSES) + 1):
+        return palette.CAMVID_CLASSES
+    return tuple(f"class {label}" for label in range(num_classes))
+
+
+def _load(path, what):
+    import keras_deconvnet
+
+    try:
+        return keras_deconvnet.load(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {what}: {error}") from None
+
+
+def run(args):
+    from PIL import Image
+    from tqdm import tqdm
+
+    from keras_deconvnet import visualization
+    from keras_deconvnet.inference import Segmenter
+
+    model = _load(args.model, "--model")
+    fcn = _load(args.fcn, "--fcn") if args.fcn else None
+    try:
+        segmenter = Segmenter(
+            model,
+            num_proposals=args.proposals,
+            batch_size=args.batch_size,
+            aggregation=args.aggregation,
+            fcn=fcn,
+            ensemble=args.ensemble,
+            crf=args.crf,
+            mode=args.mode,
+            min_side=args.min_side,
+            margin=args.margin,
+            edge_model=args.edge_model,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
+    os.makedirs(args.out, exist_ok=True)
+    failures = 0
+    for path in tqdm(args.images, desc="segment", unit="image", file=sys.stderr):
+        try:
+            image = read_image(path)
+            started = time.perf_counter()
+            boxes = segmenter.proposals(image)
+            proposal_seconds = time.perf_counter() - started
+        except (ValueError, FileNotFoundError) as error:
+            tqdm.write(f"error: {error}", file=sys.stderr)
+            failures += 1
+            continue
+        scores = segmenter.scores(image, boxes=boxes)
+        labels = scores.argmax(-1)
+        stem = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
+        visualization.save_label_png(labels, f"{stem}_labels.png")
+        picture = visualization.overlay(
+            image, labels, args.alpha, class_names_for(scores.shape[-1])
+        )
+        Image.fromarray(picture).save(f"{stem}_overlay.png")
+        if args.draw_proposals:
+            drawn = visualization.draw_proposals(image, boxes)
+            Image.fromarray(drawn).save(f"{stem}_proposals.png")
+        stages = {**segmenter.last_timings, "proposals": proposal_seconds}
+        timings = ", ".join(
+            f"{stage} {seconds:.2f} s"
+            for stage, seconds in stages.items()
+            if stage != "num_boxes"
+        )
+        tqdm.write(
+            f"{path}: {len(boxes)} boxes, {timings} -> {stem}_*.png",
+            file=sys.stderr,
+        )
+    if failures:
+        print(
+            f"error: {failures} of {len(args.images)} images could not be read",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("cv2")
+pytest.importorskip("pydensecrf.densecrf")
+
+from PIL import Image  # noqa: E402
+
+import keras_deconvnet  # noqa: E402
+from keras_deconvnet.__main__ import main  # noqa: E402
+from keras_deconvnet.commands.demo import generated_image  # noqa: E402
+
+SMALL_WIDTH = 0.0625
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    model = keras_deconvnet.DeconvNet(num_classes=21, width=SMALL_WIDTH)
+    path = folder / "tiny.keras"
+    model.save(path)
+    return path
+
+
+def test_segment_writes_labels_overlay_and_proposals(tmp_path, saved_model, capsys):
+    image_path = tmp_path / "scene.png"
+    Image.fromarray(generated_image(size=160).astype(np.uint8)).save(image_path)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    out = tmp_path / "out"
+    status = main(
+        [
+            "segment",
+            str(image_path),
+            str(broken),
+            str(tmp_path / "missing.png"),
+            "--model",
+            str(saved_model),
+            "--proposals",
+            "3",
+            "--min-side",
+            "48",
+            "--crf",
+            "--draw-proposals",
+            "--out",
+            str(out),
+        ]
+    )
+    error = capsys.readouterr().err
+    # The good image is written; the two bad ones are named, status 1.
+    assert status == 1
+    assert "broken.jpg" in error and "not an image" in error
+    assert "missing.png" in error and "no such file" in error
+    labels = Image.open(out / "scene_labels.png")
+    assert labels.mode == "P" and labels.size == (160, 160)
+    assert np.asarray(labels).max() < 21
+    overlay = Image.open(out / "scene_overlay.png")
+    assert overlay.size[1] == 160 and overlay.size[0] > 160
+    proposals = np.asarray(Image.open(out / "scene_proposals.png"))
+    assert np.all(proposals == [255, 255, 0], axis=-1).any()
+
+
+def test_segment_whole_mode_matches_segmenter(tmp_path, saved_model):
+    from keras_deconvnet.inference import Segmenter
+
+    image = generated_image(size=96).astype(np.uint8)
+    Image.fromarray(image).save(tmp_path / "small.png")
+    status = main(
+        ["segment", str(tmp_path / "small.png"), "--model", str(saved_model),
+         "--mode", "whole", "--out", str(tmp_path)]
+    )
+    assert status == 0
+    written = np.asarray(Image.open(tmp_path / "small_labels.png"))
+    model = keras_deconvnet.load(saved_model)
+    expected = Segmenter(model, mode="whole").segment(image)
+    np.testing.assert_array_equal(written, expected)
+
+
+def test_segment_reports_a_missing_model(tmp_path):
+    with pytest.raises(SystemExit, match="--model"):
+        main(["segment", "x.png", "--model", str(tmp_path / "none.keras")])
