@@ -281,6 +281,20 @@ def convert_caffe_model(caffemodel, prototxt=None, architecture="deconvnet",
         layer_map.deconvnet_layer_map() if architecture == "deconvnet"
         else layer_map.fcn8s_layer_map()
     )
+    missing = [
+        mapping for mapping in mappings
+        if not any(name in layers for name in mapping.caffe_names)
+    ]
+    if missing:
+        listed = ", ".join(
+            f"'{m.caffe_names[0]}' (for Keras layer '{m.keras_name}')"
+            for m in missing[:6]
+        )
+        more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+        raise ValueError(
+            f"No Caffe layer {listed}{more} in {source}. Is "
+            f"architecture='{architecture}' the network of these files?"
+        )
     matched = [(_find(layers, mapping, source), mapping)
                for mapping in mappings]
     used = {layer.name for layer, _ in matched}
