@@ -1,0 +1,71 @@
+import os
+import time
+
+import numpy as np
+import pytest
+
+import keras_deconvnet
+from tests.conftest import SMALL_WIDTH
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("models")
+    model = keras_deconvnet.DeconvNet(num_classes=3, width=SMALL_WIDTH)
+    path = directory / "deconvnet.keras"
+    model.save(path)
+    return model, path
+
+
+def test_round_trip_gives_identical_outputs(saved):
+    model, path = saved
+    loaded = keras_deconvnet.load(path)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
+    np.testing.assert_array_equal(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+
+
+def test_directory_loads_the_newest_model(saved, tmp_path):
+    model, path = saved
+    older = tmp_path / "a" / "older.keras"
+    older.parent.mkdir()
+    keras_deconvnet.DeconvNet(num_classes=5, width=SMALL_WIDTH).save(older)
+    newest = tmp_path / "newest.keras"
+    newest.write_bytes(path.read_bytes())
+    past = time.time() - 100
+    os.utime(older, (past, past))
+    (tmp_path / "ignored.weights.h5").write_bytes(b"")
+    assert keras_deconvnet.load(tmp_path).output_shape[-1] == 3
+
+
+def test_default_is_saved_models(saved, tmp_path, monkeypatch):
+    _, path = saved
+    (tmp_path / "saved_models").mkdir()
+    (tmp_path / "saved_models" / "m.keras").write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KERAS_DECONVNET_MODELS", raising=False)
+    assert keras_deconvnet.load().output_shape[-1] == 3
+
+
+def test_missing_path_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing_here.keras"):
+        keras_deconvnet.load(tmp_path / "nothing_here.keras")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="No saved model"):
+        keras_deconvnet.load(empty)
+
+
+def test_unreadable_file_names_it(tmp_path):
+    bad = tmp_path / "corrupt.keras"
+    bad.write_bytes(b"this is not a zip archive")
+    with pytest.raises(ValueError, match="corrupt.keras"):
+        keras_deconvnet.load(bad)
+
+
+def test_saved_model_directory_is_explained(tmp_path):
+    (tmp_path / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(ValueError, match="SavedModel"):
+        keras_deconvnet.load(tmp_path)
