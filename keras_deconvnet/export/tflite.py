@@ -1,0 +1,241 @@
+"""TFLite / LiteRT export (TensorFlow only).
+
+`export_tflite` exports the model's crop signature (`images` float32
+`[1, S, S, 3]` RGB 0-255 -> `scores` float32 `[1, S, S, C]`) with Keras'
+`ExportArchive`, converts it with `tf.lite.TFLiteConverter.from_saved_model`
+restricted to TFLite builtin ops, and checks the result's operator list:
+a Flex (TensorFlow) or custom op fails the export, naming the op, because
+LiteRT runtimes without the Flex delegate (ai-edge-litert among them)
+cannot run it.
+
+Quantisation modes (inputs and outputs stay float32 in every mode):
+
+- `"none"`: float32 weights and arithmetic.
+- `"float16"`: float16 weights, dequantised to float32 at load.
+- `"dynamic"`: int8 weights, activations quantised on the fly.
+- `"int8"`: int8 weights and activations, calibrated on a representative
+  dataset (synthetic images by default, or a folder of images).
+"""
+
+import glob
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_deconvnet.export.saved_model import model_crop_size
+
+QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+DEFAULT_CALIBRATION_IMAGES = 32
+
+
+def synthetic_calibration_images(count, crop_size, seed=0):
+    """`count` float32 `[S, S, 3]` crops of the synthetic dataset's images."""
+    from keras_deconvnet.data.synthetic import synthetic_example
+
+    for index in range(count):
+        image = synthetic_example(index, seed=seed)["image"]
+        yield tf.image.resize(image, (crop_size, crop_size)).numpy()
+
+
+def folder_calibration_images(directory, count, crop_size):
+    """Up to `count` images of `directory`, resized to `[S, S, 3]` float32.
+
+    Raises:
+        ValueError: the folder holds no image file.
+    """
+    from keras_deconvnet.data.source import read_image
+
+    paths = sorted(
+        path
+        for path in glob.glob(os.path.join(directory, "*"))
+        if path.lower().endswith(IMAGE_EXTENSIONS)
+    )
+    if not paths:
+        raise ValueError(
+            f"No image ({', '.join(IMAGE_EXTENSIONS)}) found in the "
+            f"calibration folder. Received: calibration_dir={directory!r}"
+        )
+    for path in paths[:count]:
+        image = read_image(path)
+        yield tf.image.resize(image, (crop_size, crop_size)).numpy()
+
+
+def tflite_operators(tflite_bytes):
+    """Returns the operator names of a TFLite flatbuffer.
+
+    Builtins by their name (`"CONV_2D"`), custom ops (Flex ops included)
+    as `"custom:<name>"` (`"custom:FlexMaxPoolWithArgmax"`).
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(
+        bytearray(tflite_bytes)
+    )
+    builtin_names = {
+        value: name
+        for name, value in vars(schema.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
+    names = set()
+    for code in model.operatorCodes:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            custom = code.customCode
+            if isinstance(custom, bytes):
+                custom = custom.decode()
+            names.add(f"custom:{custom}")
+        else:
+            names.add(builtin_names.get(builtin, str(builtin)))
+    return sorted(names)
+
+
+def check_builtin_ops(tflite_bytes):
+    """Raises `RuntimeError` naming any Flex or custom op in the model."""
+    custom = [name for name in tflite_operators(tflite_bytes) if "custom:" in name]
+    if custom:
+        raise RuntimeError(
+            "The TFLite model needs ops outside the TFLite builtins: "
+            f"{', '.join(custom)}. LiteRT without the Flex delegate cannot "
+            "run it; rewrite the layer with builtin-friendly keras.ops."
+        )
+
+
+def _crop_archive(model, crop_size):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([1, crop_size, crop_size, 3], tf.float32, "images")
+        ]
+    )
+    def serve(images):
+        return {"scores": tf.cast(model(images, training=False), tf.float32)}
+
+    archive.add_endpoint("serving_default", serve)
+    return archive
+
+
+def convert_to_tflite(
+    model,
+    quantize="none",
+    calibration_dir=None,
+    num_calibration_images=DEFAULT_CALIBRATION_IMAGES,
+):
+    """Converts `model` to TFLite flatbuffer bytes (builtin ops only).
+
+    Args: see `export_tflite`.
+
+    Returns:
+        The flatbuffer as `bytes`.
+
+    Raises:
+        ValueError: a bad argument.
+        RuntimeError: the conversion needs Flex or custom ops.
+    """
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(
+            f"`quantize` must be one of {QUANTIZE_MODES}. "
+            f"Received: quantize={quantize!r}"
+        )
+    if calibration_dir is not None and quantize != "int8":
+        raise ValueError(
+            "`calibration_dir` is only used by quantize='int8'. "
+            f"Received: quantize={quantize!r}, calibration_dir={calibration_dir!r}"
+        )
+    if calibration_dir is not None and not os.path.isdir(calibration_dir):
+        raise ValueError(
+            "`calibration_dir` is not a folder. "
+            f"Received: calibration_dir={calibration_dir!r}"
+        )
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "TFLite export needs the TensorFlow backend (set "
+            f"KERAS_BACKEND=tensorflow). Received: backend={keras.backend.backend()}"
+        )
+    crop_size = model_crop_size(model)
+    with tempfile.TemporaryDirectory() as saved_model_dir:
+        _crop_archive(model, crop_size).write_out(saved_model_dir, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "int8":
+            if calibration_dir is None:
+                images = synthetic_calibration_images(
+                    num_calibration_images, crop_size
+                )
+            else:
+                images = folder_calibration_images(
+                    calibration_dir, num_calibration_images, crop_size
+                )
+            calibration = [image[None].astype(np.float32) for image in images]
+
+            def representative_dataset():
+                for image in calibration:
+                    yield [image]
+
+            converter.representative_dataset = representative_dataset
+        try:
+            tflite_bytes = converter.convert()
+        except Exception as error:  # The converter raises several types.
+            raise RuntimeError(
+                "TFLite conversion with builtin ops only failed (an op with "
+                f"no TFLite builtin is named below): {error}"
+            ) from error
+    check_builtin_ops(tflite_bytes)
+    return tflite_bytes
+
+
+def export_tflite(
+    model,
+    path,
+    quantize="none",
+    calibration_dir=None,
+    num_calibration_images=DEFAULT_CALIBRATION_IMAGES,
+):
+    """Exports `model` as a TFLite flatbuffer with builtin ops only.
+
+    Args:
+        model: a Keras model mapping `[batch, S, S, 3]` RGB images in
+            [0, 255] to raw scores (e.g. `DeconvNet`), TensorFlow backend.
+            It runs in inference mode.
+        path: the `.tflite` file to write (folders are created).
+        quantize: `"none"` (float32), `"float16"`, `"dynamic"` (int8
+            weights) or `"int8"` (int8 weights and activations, calibrated).
+        calibration_dir: for `"int8"`, a folder of images (jpg/png/bmp) to
+            calibrate on; `None` uses synthetic-dataset images.
+        num_calibration_images: how many images calibrate `"int8"`.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: a bad argument.
+        RuntimeError: the model needs Flex or custom ops.
+
+    Example:
+
+    >>> export_tflite(model, "saved_models/deconvnet.tflite", quantize="int8")
+    'saved_models/deconvnet.tflite'
+    """
+    path = os.fspath(path)
+    if not path.endswith(".tflite"):
+        raise ValueError(f"`path` must end with .tflite. Received: path={path!r}")
+    tflite_bytes = convert_to_tflite(
+        model,
+        quantize=quantize,
+        calibration_dir=calibration_dir,
+        num_calibration_images=num_calibration_images,
+    )
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(tflite_bytes)
+    return path

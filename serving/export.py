@@ -1,0 +1,84 @@
+"""Exports a saved DeconvNet for TensorFlow Serving.
+
+    python serving/export.py --model saved_models/demo_deconvnet.keras \
+        --out saved_models/deconvnet [--version N]
+
+writes the TF-Serving layout `<out>/<version>/` (version: the next integer
+unless given) with the signatures `serving_default`/`predict_crops`
+(batched crops) and `segment` (one image and its proposal boxes). See
+`keras_deconvnet.export.export_saved_model` and README, "Serving and
+export".
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=(
+            "Export a Keras DeconvNet (.keras) as a TF-Serving SavedModel "
+            "with the signatures serving_default, predict_crops and segment."
+        )
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="the .keras model file (or a folder: its newest model file)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="the model's base folder, e.g. saved_models/deconvnet",
+    )
+    parser.add_argument(
+        "--version",
+        type=int,
+        default=None,
+        help="version number (default: the next free integer)",
+    )
+    parser.add_argument(
+        "--max-image-size",
+        type=int,
+        default=4096,
+        help="`segment` rejects images with a larger side (default 4096)",
+    )
+    parser.add_argument(
+        "--crop-batch-size",
+        type=int,
+        default=16,
+        help="crops per forward pass inside `segment` (default 16)",
+    )
+    parser.add_argument(
+        "--aggregation",
+        choices=("max", "sum"),
+        default="max",
+        help="per-pixel combination of proposals in `segment` (default max)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras_deconvnet
+    from keras_deconvnet.export import export_saved_model
+
+    model = keras_deconvnet.load(args.model)
+    path = export_saved_model(
+        model,
+        args.out,
+        version=args.version,
+        max_image_size=args.max_image_size,
+        crop_batch_size=args.crop_batch_size,
+        aggregation=args.aggregation,
+    )
+    print(f"Exported {model.name} for TF-Serving: {os.path.abspath(path)}")
+    print(f"Inspect it: saved_model_cli show --dir {path} --all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
