@@ -134,3 +134,25 @@ def test_invalid_inputs():
         )
     with pytest.raises(ValueError, match="pool_size"):
         MaxUnpooling2D(pool_size=-1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_pytorch_max_unpool(seed):
+    """Same semantics as PyTorch's MaxPool2d(return_indices) + MaxUnpool2d."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    x = np.concatenate(
+        [
+            rng.normal(size=(2, 6, 10, 3)),
+            layer_testing.random_with_ties(rng, (2, 6, 10, 3)),
+        ]
+    ).astype("float32")
+    pooled, switches = MaxPoolingWithArgmax2D()(x)
+    ours = np.asarray(MaxUnpooling2D()(pooled, switches))
+    nchw = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    torch_pooled, indices = torch.nn.MaxPool2d(2, return_indices=True)(nchw)
+    theirs = torch.nn.MaxUnpool2d(2)(torch_pooled, indices)
+    np.testing.assert_array_equal(
+        np.asarray(pooled), torch_pooled.numpy().transpose(0, 2, 3, 1)
+    )
+    np.testing.assert_array_equal(ours, theirs.numpy().transpose(0, 2, 3, 1))
