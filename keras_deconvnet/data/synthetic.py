@@ -13,6 +13,7 @@ layout that `keras_deconvnet.data.voc` reads::
 Every example depends only on `(seed, index)`. NumPy/SciPy/PIL only.
 """
 
+import concurrent.futures
 import os
 
 import numpy as np
@@ -63,14 +64,28 @@ def _texture(texture, rows, columns):
     raise ValueError(f"Unknown texture: {texture}")
 
 
-def _background(rng, height, width):
-    from scipy import ndimage
+def _interpolation_matrix(size, grid):
+    # Linear interpolation weights from `grid` control points to `size`.
+    positions = np.linspace(0, grid - 1, size)
+    lower = np.minimum(np.floor(positions).astype(int), grid - 2)
+    fraction = positions - lower
+    matrix = np.zeros((size, grid))
+    matrix[np.arange(size), lower] = 1 - fraction
+    matrix[np.arange(size), lower + 1] = fraction
+    return matrix
 
-    coarse = rng.uniform(60, 190, size=(5, 5, 3))
+
+def _background(rng, height, width, grid=5):
+    coarse = rng.uniform(60, 190, size=(grid, grid, 3))
     tint = coarse.mean(axis=-1, keepdims=True)  # mostly grey tones
     coarse = 0.7 * tint + 0.3 * coarse
-    field = ndimage.zoom(coarse, (height / 5, width / 5, 1), order=1)
-    field = field[:height, :width]
+    field = np.einsum(
+        "hi,ijc,wj->hwc",
+        _interpolation_matrix(height, grid),
+        coarse,
+        _interpolation_matrix(width, grid),
+        optimize=True,
+    )
     return field + rng.normal(0, 8, size=field.shape)
 
 
@@ -86,14 +101,14 @@ def synthetic_example(index, seed=0, image_size=(320, 320)):
 
     height, width = image_size
     rng = np.random.default_rng([seed, index])
-    rows, columns = np.mgrid[0:height, 0:width]
     image = _background(rng, height, width)
     object_map = np.zeros((height, width), np.uint8)
     class_ids = sorted(SYNTHETIC_CLASS_STYLES)
-    drawn = []  # (instance id, class id)
+    drawn = []  # (instance id, class id, region)
     for _ in range(rng.integers(1, 5)):
         class_id = int(rng.choice(class_ids))
         shape, colour, texture = SYNTHETIC_CLASS_STYLES[class_id]
+        areas = np.bincount(object_map.ravel(), minlength=len(drawn) + 1)
         for _attempt in range(10):
             box_height = rng.uniform(0.2, 0.75) * height
             box_width = rng.uniform(0.2, 0.75) * width
@@ -101,33 +116,47 @@ def synthetic_example(index, seed=0, image_size=(320, 320)):
                 box_height = box_width = min(box_height, box_width)
             y1 = rng.uniform(0, height - box_height)
             x1 = rng.uniform(0, width - box_width)
+            # Work inside the box's pixel window only (speed).
+            top, left = int(y1), int(x1)
+            bottom = min(int(np.ceil(y1 + box_height)), height)
+            right = min(int(np.ceil(x1 + box_width)), width)
+            rows, columns = np.mgrid[top:bottom, left:right]
             box = (y1, x1, y1 + box_height, x1 + box_width)
             mask = _shape_mask(shape, rows, columns, box)
+            region = (slice(top, bottom), slice(left, right))
             # Keep earlier objects mostly visible.
-            covered = [
-                (mask & (object_map == k)).sum() / max((object_map == k).sum(), 1)
-                for k, _ in drawn
-            ]
-            if mask.sum() > 0 and max(covered, default=0) < 0.5:
+            overlap = np.bincount(
+                object_map[region][mask], minlength=len(drawn) + 1
+            )
+            covered = overlap[1:] / np.maximum(areas[1 : len(drawn) + 1], 1)
+            if mask.any() and covered.max(initial=0) < 0.5:
                 break
         else:
             continue
         instance_id = len(drawn) + 1
         pattern = _texture(texture, rows, columns)[..., None]
-        shade = 0.7 + 0.3 * pattern + rng.normal(0, 0.04, size=(height, width, 1))
-        image = np.where(mask[..., None], np.array(colour) * shade, image)
-        object_map[mask] = instance_id
-        drawn.append((instance_id, class_id))
+        noise = rng.normal(0, 0.04, size=pattern.shape)
+        shade = 0.7 + 0.3 * pattern + noise
+        image[region][mask] = (np.array(colour) * shade)[mask]
+        object_map[region][mask] = instance_id
+        drawn.append((instance_id, class_id, region))
     class_map = np.zeros((height, width), np.uint8)
-    for instance_id, class_id in drawn:
-        class_map[object_map == instance_id] = class_id
     # VOC marks a band around every object edge as "ignore".
     band = np.zeros((height, width), bool)
-    for instance_id, _ in drawn:
-        mask = object_map == instance_id
+    margin = BOUNDARY_WIDTH + 1
+    for instance_id, class_id, (row_slice, column_slice) in drawn:
+        class_map[object_map == instance_id] = class_id
+        region = (
+            slice(max(row_slice.start - margin, 0), row_slice.stop + margin),
+            slice(max(column_slice.start - margin, 0), column_slice.stop + margin),
+        )
+        mask = object_map[region] == instance_id
         grown = ndimage.binary_dilation(mask, iterations=BOUNDARY_WIDTH)
-        shrunk = ndimage.binary_erosion(mask, iterations=BOUNDARY_WIDTH)
-        band |= grown & ~shrunk
+        # No band along the image border, as in VOC.
+        shrunk = ndimage.binary_erosion(
+            mask, iterations=BOUNDARY_WIDTH, border_value=1
+        )
+        band[region] |= grown & ~shrunk
     class_map[band] = VOC_IGNORE_LABEL
     object_map[band] = VOC_IGNORE_LABEL
     image = np.clip(image, 0, 255).astype(np.uint8)
@@ -198,19 +227,30 @@ def write_synthetic_voc(
     for folder in (*folders.values(), split_dir):
         os.makedirs(folder, exist_ok=True)
     total = num_train + num_val
-    for index in tqdm(range(total), desc="Writing synthetic VOC", leave=False):
+
+    def write(index):
         example = synthetic_example(index, seed, image_size)
         name = example_name(index)
         Image.fromarray(example["image"]).save(
             os.path.join(folders["JPEGImages"], f"{name}.jpg"), quality=92
         )
-        _save_palette_png(
-            example["class_map"],
-            os.path.join(folders["SegmentationClass"], f"{name}.png"),
-        )
-        _save_palette_png(
-            example["object_map"],
-            os.path.join(folders["SegmentationObject"], f"{name}.png"),
+        for key, folder in (
+            ("class_map", "SegmentationClass"),
+            ("object_map", "SegmentationObject"),
+        ):
+            _save_palette_png(
+                example[key], os.path.join(folders[folder], f"{name}.png")
+            )
+
+    # NumPy, SciPy and PIL release the GIL for most of the work.
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        list(
+            tqdm(
+                pool.map(write, range(total)),
+                total=total,
+                desc="Writing synthetic VOC",
+                leave=False,
+            )
         )
     names = [example_name(index) for index in range(total)]
     splits = {
