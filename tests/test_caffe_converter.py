@@ -225,3 +225,25 @@ def test_runs_through_saved_model_export(tmp_path, converted_deconvnet):
         served, converted_deconvnet.predict(batch, verbose=0), atol=1e-4
     )
     assert keras.backend.backend() == "tensorflow"
+
+
+def test_authors_layout_bn_saved_as_learn_with_data_layer(tmp_path,
+                                                          deconvnet_files):
+    # The authors saved their inference weights from a training net: a
+    # WINDOW_SEG_DATA layer first and BN layers that still say LEARN. The
+    # deploy prototxt (INFERENCE) decides.
+    specs, _, _, prototxt = deconvnet_files
+    saved = [LayerSpec("data", "WindowSegData", [], ["data", "seg-label"])]
+    saved += [
+        LayerSpec(s.name, s.type, s.bottoms, s.tops,
+                  {"bn_mode": "LEARN"} if s.type == "BN" else s.parameters,
+                  s.blob_shapes)
+        for s in specs
+    ]
+    path = tmp_path / "as_saved.caffemodel"
+    blobs = write_random(path, saved, "V1", seed=11)
+    model = convert_caffe_model(path, prototxt)
+    gamma = model.get_layer("conv1_1_bn").get_weights()[0]
+    np.testing.assert_allclose(
+        gamma / np.sqrt(1 + 1e-3), blobs["bn1_1"][0].reshape(-1), rtol=1e-6
+    )
