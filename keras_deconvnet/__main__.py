@@ -17,6 +17,7 @@ COMMANDS = {
     "segment": "segment",
     "demo": "demo",
     "convert-caffe": "convert_caffe",
+    "make-synthetic": "make_synthetic",
 }
 
 
