@@ -280,12 +280,12 @@ def _rest_handler(served_model):
     return Handler
 
 
-class TestServer:
+class PredictionServiceServer:
     """gRPC and REST servers for one model, on free ports of 127.0.0.1.
 
     Example:
 
-    >>> with TestServer("deconvnet", "saved_models/deconvnet") as server:
+    >>> with PredictionServiceServer("deconvnet", "saved_models/deconvnet") as server:
     ...     client = Client("127.0.0.1", server.grpc_port)
     """
 

@@ -54,7 +54,7 @@ def check_crops(images, crop_size):
         size_check = _assert(
             tf.reduce_all(tf.equal(dims[1:4], [crop_size, crop_size, 3])),
             f"`images` must be [batch, {crop_size}, {crop_size}, 3] RGB crops "
-            "(3 channels, the model's crop size). Received shape:",
+            "(3 channels, the crop size of the model). Received shape:",
             tf.shape(images),
         )
     with tf.control_dependencies([size_check]):
@@ -105,8 +105,8 @@ def check_image_and_boxes(image, boxes, max_image_size):
                 tf.logical_and(
                     height <= max_image_size, width <= max_image_size
                 ),
-                f"`image` is larger than the export's bound of "
-                f"{max_image_size} pixels a side. Received shape:",
+                f"`image` is larger than the bound of "
+                f"{max_image_size} pixels a side set at export. Received shape:",
                 tf.shape(image),
             ),
             _assert(

@@ -16,6 +16,17 @@ import numpy as np
 DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024 * 1024
 PROTOCOLS = ("grpc", "rest")
 
+# TF-Serving dtype names -> NumPy, to type REST's JSON outputs.
+_NUMPY_DTYPES = {
+    "DT_FLOAT": np.float32,
+    "DT_DOUBLE": np.float64,
+    "DT_HALF": np.float16,
+    "DT_INT32": np.int32,
+    "DT_INT64": np.int64,
+    "DT_UINT8": np.uint8,
+    "DT_BOOL": np.bool_,
+}
+
 # HTTP status -> canonical code name, as TF-Serving's REST API maps them.
 _HTTP_CODES = {
     400: "INVALID_ARGUMENT",
@@ -99,6 +110,7 @@ class Client:
         self.max_message_bytes = int(max_message_bytes)
         self._channel = None
         self._stub = None
+        self._signatures = None
 
     # gRPC ----------------------------------------------------------------
 
@@ -186,8 +198,13 @@ class Client:
         if not isinstance(values, dict):
             # TF-Serving drops the name when a signature has one output.
             values = {"output": values}
+        if self._signatures is None:
+            self._signatures = self.signatures()
+        declared = self._signatures.get(signature_name, {}).get("outputs", {})
         return {
-            name: np.asarray(value)
+            name: np.asarray(
+                value, _NUMPY_DTYPES.get(declared.get(name, ("",))[0])
+            )
             for name, value in values.items()
             if not outputs or name in outputs
         }
