@@ -247,3 +247,24 @@ def test_authors_layout_bn_saved_as_learn_with_data_layer(tmp_path,
     np.testing.assert_allclose(
         gamma / np.sqrt(1 + 1e-3), blobs["bn1_1"][0].reshape(-1), rtol=1e-6
     )
+
+
+@requires_tensorflow
+def test_converted_pair_runs_as_edeconvnet(tmp_path, converted_deconvnet):
+    from keras_deconvnet.inference import Segmenter
+
+    specs = fcn8s_layer_specs(NUM_CLASSES, WIDTH)
+    path = tmp_path / "fcn8s.caffemodel"
+    write_random(path, specs, "layer", seed=4)
+    fcn = convert_caffe_model(path, architecture="fcn8s")
+    image = images((224, 224), count=1, seed=8)[0].round()
+    segmenter = Segmenter(converted_deconvnet, fcn=fcn, ensemble="product",
+                          mode="whole")
+
+    labels = segmenter.segment(image.astype("uint8"))
+
+    # The released code's ensemble: relu(DeconvNet) * relu(FCN-8s).
+    product = np.maximum(
+        converted_deconvnet.predict(image[None], verbose=0)[0], 0
+    ) * np.maximum(fcn.predict(image[None], verbose=0)[0], 0)
+    assert (labels == product.argmax(-1)).mean() > 0.99
