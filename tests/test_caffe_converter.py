@@ -268,3 +268,13 @@ def test_converted_pair_runs_as_edeconvnet(tmp_path, converted_deconvnet):
         converted_deconvnet.predict(image[None], verbose=0)[0], 0
     ) * np.maximum(fcn.predict(image[None], verbose=0)[0], 0)
     assert (labels == product.argmax(-1)).mean() > 0.99
+
+
+def test_fcn8s_at_once_scale_layer_is_named(tmp_path):
+    specs = fcn8s_layer_specs(NUM_CLASSES, WIDTH)
+    specs.insert(-8, LayerSpec("scale_pool4", "Scale", ["pool4"],
+                               ["scaled_pool4"], {}, [(1,)]))
+    path = tmp_path / "atonce.caffemodel"
+    write_random(path, specs, "layer")
+    with pytest.raises(ValueError, match="'scale_pool4' \\(Scale\\)"):
+        convert_caffe_model(path, architecture="fcn8s")

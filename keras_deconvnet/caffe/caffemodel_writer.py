@@ -177,7 +177,7 @@ def random_blobs(rng, gain=1.0):
                     stride = spec.parameters["convolution"]["stride"][0]
                     fan_in = shape[0] * shape[2] * shape[3] / stride**2
                 else:
-                    fan_in = shape[1] * shape[2] * shape[3]
+                    fan_in = max(1, int(np.prod(shape[1:])))
                 array = rng.standard_normal(shape) * gain * np.sqrt(
                     2.0 / fan_in)
             else:
