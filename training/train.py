@@ -99,6 +99,10 @@ def build_parser():
     recipe.add_argument("--mixed-precision", action="store_true",
                         help="mixed_float16 on GPU (loss scaling), "
                         "mixed_bfloat16 on CPU; scores and loss in float32")
+    recipe.add_argument("--jit-compile", choices=("auto", "on", "off"),
+                        default="auto",
+                        help="XLA-compile the training step; auto: on GPU "
+                        "only (slower to compile and no faster on CPU)")
     recipe.add_argument("--bn-examples", type=int, default=14000,
                         help="training crops over which BN statistics are "
                         "re-estimated after training (0: skip)")
@@ -150,7 +154,10 @@ def main(argv=None):
             class_weighting=args.class_weighting,
             checkpoint_every=args.checkpoint_every,
             validation_steps=args.validation_steps,
-            bn_examples=args.bn_examples, verbose=0 if args.quiet else 1,
+            bn_examples=args.bn_examples,
+            jit_compile={"auto": None, "on": True, "off": False}[
+                args.jit_compile],
+            verbose=0 if args.quiet else 1,
         )
     except TrainingDivergedError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -108,6 +108,14 @@ def _precision_policy(enabled):
     return "mixed_bfloat16"
 
 
+def _jit_compile(requested):
+    import tensorflow as tf
+
+    if requested is None:
+        return bool(tf.config.list_physical_devices("GPU"))
+    return bool(requested)
+
+
 def _sources(a):
     from keras_deconvnet import data
 
@@ -251,10 +259,12 @@ def prepare(arguments):
                 num_classes, ignore_class=prepared["ignore_label"],
                 sparse_y_pred=False, name="mean_iou",
             )],
+            jit_compile=_jit_compile(a["jit_compile"]),
         )
     config = {key: value for key, value in a.items()
               if key not in ("train_data", "validation_data")}
-    config.update(crops=crops, schedule=schedule, precision_policy=policy,
+    config.update(jit_compile=model.jit_compile, crops=crops,
+                  schedule=schedule, precision_policy=policy,
                   replicas=replicas, num_classes=num_classes,
                   ignore_label=prepared["ignore_label"],
                   class_weights=prepared["class_weights"],

@@ -1,0 +1,112 @@
+"""keras_deconvnet.evaluation and training/evaluate.py."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras
+
+from keras_deconvnet.evaluation import evaluate
+from keras_deconvnet.metrics import ConfusionMatrix
+from tests.conftest import SMALL_WIDTH
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(
+        f"script_{name}", os.path.join(ROOT, "training", f"{name}.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def colour_model():
+    """Scores = the RGB values: the label is the dominant colour channel."""
+    inputs = keras.Input((224, 224, 3))
+    layer = keras.layers.Conv2D(3, 1, name="identity")
+    outputs = layer(inputs)
+    layer.set_weights([np.eye(3, dtype="float32")[None, None], np.zeros(3)])
+    return keras.Model(inputs, outputs)
+
+
+def two_colour_example(height=300, width=200, split=120):
+    image = np.zeros((height, width, 3), np.uint8)
+    image[:, :split, 0] = 255
+    image[:, split:, 1] = 255
+    label = np.zeros((height, width), np.int32)
+    label[:, split:] = 1
+    label[:5] = 255  # ignored rows
+    return image, label
+
+
+def test_whole_mode_resizes_to_the_input_and_back():
+    examples = [two_colour_example(), two_colour_example(180, 260, 60)]
+    summary = evaluate(colour_model(), examples, 3, ignore_label=255,
+                       batch_size=2, progress=False)
+    assert summary["mode"] == "whole" and summary["input_size"] == 224
+    assert summary["num_images"] == 2
+    # Only the column at each colour edge can be wrong after two resizes.
+    assert summary["pixel_accuracy"] > 0.99
+    iou = summary["per_class_iou"]
+    assert iou[0] > 0.98 and iou[1] > 0.98 and iou[2] is None
+    expected_pixels = (300 - 5) * 200 + (180 - 5) * 260
+    assert summary["num_pixels"] == expected_pixels
+
+
+def test_class_count_mismatch_and_mode_are_checked():
+    with pytest.raises(ValueError, match="scores 3 classes"):
+        evaluate(colour_model(), [], 21)
+    with pytest.raises(ValueError, match="mode"):
+        evaluate(colour_model(), [], 3, mode="tiles")
+
+
+def test_proposals_mode_uses_the_segmenter():
+    pytest.importorskip("cv2")
+    summary = evaluate(colour_model(), [two_colour_example()], 3, 255,
+                       mode="proposals", num_proposals=5, progress=False)
+    assert summary["mode"] == "proposals"
+    assert summary["pixel_accuracy"] > 0.9
+
+
+def test_evaluate_script_prints_table_json_and_plot(tmp_path, capsys):
+    from keras_deconvnet import DeconvNet
+    from keras_deconvnet.data import write_synthetic_voc
+
+    data_dir = str(tmp_path / "synthetic")
+    write_synthetic_voc(data_dir, num_train=1, num_val=2,
+                        image_size=(96, 128), seed=0)
+    model_path = str(tmp_path / "model.keras")
+    DeconvNet(num_classes=21, width=SMALL_WIDTH).save(model_path)
+    plots, json_path = str(tmp_path / "plots"), str(tmp_path / "result.json")
+    code = load_script("evaluate").main([
+        "--model", model_path, "--dataset", "synthetic", "--data-dir",
+        data_dir, "--split", "val", "--plots", plots, "--json", json_path,
+        "--quiet",
+    ])
+    assert code == 0
+    output = capsys.readouterr().out
+    assert "mean IoU" in output and "aeroplane" in output
+    assert "mode=whole" in output
+    line = json.loads(output.strip().splitlines()[-1])
+    with open(json_path) as file:
+        saved = json.load(file)
+    matrix = ConfusionMatrix(21, 255)
+    matrix.matrix = np.array(saved["confusion_matrix"])
+    assert line["miou"] == pytest.approx(matrix.mean_iou())
+    assert line["pixel_accuracy"] == pytest.approx(matrix.pixel_accuracy())
+    assert len(line["per_class_iou"]) == 21 and line["num_images"] == 2
+    assert os.path.getsize(os.path.join(plots, "confusion_matrix.png")) > 1000
+
+
+def test_evaluate_script_missing_model_is_a_clear_error(tmp_path, capsys):
+    code = load_script("evaluate").main([
+        "--model", str(tmp_path / "absent.keras"), "--dataset", "synthetic",
+        "--data-dir", str(tmp_path / "synthetic"), "--quiet",
+    ])
+    assert code == 2
+    assert "absent.keras" in capsys.readouterr().err

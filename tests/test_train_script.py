@@ -1,0 +1,103 @@
+"""training/train.py: --help, clear errors, stage 1 then stage 2 --init."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(
+        f"script_{name}", os.path.join(ROOT, "training", f"{name}.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+train_script = load_script("train")
+
+TINY = ["--width", "0.0625", "--batch-size", "2", "--epochs", "1",
+        "--steps-per-epoch", "2", "--schedule", "step",
+        "--validation-steps", "1", "--bn-examples", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory):
+    from keras_deconvnet.data import write_synthetic_voc
+
+    directory = str(tmp_path_factory.mktemp("synthetic"))
+    write_synthetic_voc(directory, num_train=6, num_val=2,
+                        image_size=(224, 224), seed=0)
+    return directory
+
+
+def test_help_documents_every_option():
+    text = train_script.build_parser().format_help()
+    for option in (
+        "--stage", "--strategy", "--dataset", "--data-dir", "--out",
+        "--epochs", "--steps-per-epoch", "--batch-size", "--lr", "--width",
+        "--input-size", "--init", "--seed", "--mixed-precision",
+        "--num-classes", "--ignore-label", "--schedule", "--step-size",
+        "--class-weighting", "--checkpoint-every", "--validation-steps",
+        "--crops", "--momentum", "--weight-decay", "--bn-examples",
+        "--logical-cpus", "--jit-compile", "--margin", "--iou-threshold",
+    ):
+        assert option in text, option
+    # The paper's defaults.
+    args = train_script.build_parser().parse_args([])
+    assert (args.lr, args.momentum, args.weight_decay, args.batch_size) == (
+        0.01, 0.9, 0.0005, 64)
+    assert args.schedule == "plateau" and args.stage == 1
+
+
+def test_init_imagenet_without_network_fails_clearly(synthetic_dir, tmp_path,
+                                                     capsys):
+    code = train_script.main([
+        "--dataset", "synthetic", "--data-dir", synthetic_dir, "--out",
+        str(tmp_path / "run"), "--init", "imagenet", *TINY,
+    ])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "Could not get the ImageNet VGG16 weights" in error
+    assert "VGG16 weight file" in error
+
+
+def test_missing_init_file_and_stage_2_without_init(synthetic_dir, tmp_path,
+                                                    capsys):
+    missing = str(tmp_path / "nowhere.keras")
+    assert train_script.main([
+        "--dataset", "synthetic", "--data-dir", synthetic_dir,
+        "--init", missing, *TINY]) == 2
+    assert "nowhere.keras" in capsys.readouterr().err
+    assert train_script.main([
+        "--stage", "2", "--dataset", "synthetic", "--data-dir",
+        synthetic_dir, *TINY]) == 2
+    assert "Stage 2 starts from the stage-1 model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_stage_1_then_stage_2_from_it(synthetic_dir, tmp_path, capsys):
+    import keras_deconvnet
+
+    stage_1 = str(tmp_path / "stage1")
+    assert train_script.main([
+        "--stage", "1", "--dataset", "synthetic", "--data-dir",
+        synthetic_dir, "--out", stage_1, *TINY]) == 0
+    model_1 = os.path.join(stage_1, "deconvnet.keras")
+    assert f"Model: {model_1}" in capsys.readouterr().out
+    stage_2 = str(tmp_path / "stage2")
+    assert train_script.main([
+        "--stage", "2", "--init", model_1, "--dataset", "synthetic",
+        "--data-dir", synthetic_dir, "--out", stage_2, *TINY]) == 0
+    with open(os.path.join(stage_2, "training_summary.json")) as file:
+        summary = json.load(file)
+    assert summary["config"]["crops"] == "proposals"
+    assert summary["config"]["init"] == model_1
+    for name in ("history.json", "deconvnet.keras"):
+        assert os.path.isfile(os.path.join(stage_2, name))
+    assert os.listdir(os.path.join(stage_2, "logs"))  # TensorBoard
+    assert keras_deconvnet.load(stage_2).name == "deconvnet"
