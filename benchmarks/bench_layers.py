@@ -139,7 +139,7 @@ def run(args, torch_available):
                 )
             )
     if not torch_available:
-        section.note("torch not installed: PyTorch rows not available")
+        section.note("PyTorch not used (not installed, or --no-torch)")
     section.print_report(
         ["shape", "mode", "name", "median_s", "min_s", "max_s", "number"]
     )

@@ -167,7 +167,8 @@ def run(args, torch_available):
             f"RSS +{rss_mib() - resident:.0f} MiB"
         )
     else:
-        section.note("torch not installed: PyTorch reference not available")
+        section.note("PyTorch not used (not installed, or --no-torch): "
+                     "reference not available")
 
     for batch_size in args.batch_sizes:
         images = rng.uniform(
