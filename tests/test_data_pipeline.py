@@ -164,7 +164,7 @@ def test_through_the_edge_boxes_module(synthetic_source, tmp_path):
     pytest.importorskip("cv2")
     pytest.importorskip("keras_deconvnet.proposals")
     small = load_source("synthetic", str(synthetic_source.root), "val")
-    small.files = small.files[:3]
+    small = small.subset(range(3))
     dataset = training_dataset(
         small, crops="proposals", batch_size=2, input_size=64, seed=0,
         cache_dir=str(tmp_path), max_proposals=300, progress=False,

@@ -276,6 +276,23 @@ class SegmentationSource:
         self._shapes = [shape for _, shape in kept]
         return self
 
+    def subset(self, indices):
+        """A copy of this source holding only the examples at `indices`.
+
+        Example:
+        >>> first_ten = source.subset(range(10))
+        """
+        import copy
+
+        indices = list(indices)
+        subset = copy.copy(self)
+        subset.files = [self.files[i] for i in indices]
+        if self._instances is not None:
+            subset._instances = [self._instances[i] for i in indices]
+            subset._shapes = [self._shapes[i] for i in indices]
+        subset.skipped_files = list(self.skipped_files)
+        return subset
+
     def instances(self, index):
         """Example `index`'s instances (from the validation pass)."""
         self.validate(progress=False)
