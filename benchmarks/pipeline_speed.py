@@ -48,6 +48,10 @@ def parse_args(argv=None):
         help="images used per dataset (stage-2 proposals cost ~0.3 s each)",
     )
     parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument(
+        "--cache-examples", action="store_true",
+        help="keep decoded images in memory (training_dataset option)",
+    )
     parser.add_argument("--camvid-dir", default=os.path.normpath(CAMVID))
     return parser.parse_args(argv)
 
@@ -89,7 +93,7 @@ def time_mode(source, mode, args, cache_dir):
         return training_dataset(
             source, crops=mode, batch_size=args.batch_size,
             input_size=args.input_size, seed=0, cache_dir=cache_dir,
-            progress=False,
+            progress=False, cache_examples=args.cache_examples,
         )
 
     setup = None

@@ -179,3 +179,18 @@ def test_rejects_bad_arguments(synthetic_source):
         training_dataset(synthetic_source, crops="boxes", batch_size=2)
     with pytest.raises(ValueError, match="resize_size"):
         training_dataset(synthetic_source, batch_size=2, resize_size=100)
+
+
+def test_cached_examples_give_the_same_batches(synthetic_source):
+    def batches(cache_examples):
+        dataset = training_dataset(
+            synthetic_source, batch_size=4, input_size=64, seed=5,
+            progress=False, cache_examples=cache_examples,
+        )
+        iterator = iter(dataset)
+        # More batches than crops per epoch: later reads hit the cache.
+        return [next(iterator) for _ in range(dataset.crop_count // 4 + 3)]
+
+    for (a, b), (c, d) in zip(batches(False), batches(True)):
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+        np.testing.assert_array_equal(b.numpy(), d.numpy())

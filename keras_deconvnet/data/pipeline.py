@@ -15,6 +15,8 @@ from keras_deconvnet.data.proposal_cache import default_proposal_fn
 from keras_deconvnet.data.proposal_cache import load_or_compute_proposals
 
 CROP_MODES = ("objects", "proposals", "whole")
+# Decoded examples are kept in memory by default up to this size.
+MAX_AUTO_CACHE_BYTES = 1 << 30
 
 
 def crop_windows(
@@ -93,6 +95,7 @@ def training_dataset(
     flip=True,
     drop_remainder=True,
     progress=True,
+    cache_examples=None,
 ):
     """A `tf.data.Dataset` of training crops.
 
@@ -128,6 +131,11 @@ def training_dataset(
         flip: random horizontal flips.
         drop_remainder: drop a last partial batch (static batch shape).
         progress: progress bars while validating and computing proposals.
+        cache_examples: keep each decoded image and label in memory after
+            its first read (`H * W * 4` bytes per example: CamVid's 367
+            train images take about 250 MB), so later crops skip decoding
+            (about 3x the examples/s on CamVid). `None` (default): only
+            when the whole source takes at most `MAX_AUTO_CACHE_BYTES`.
 
     Returns:
         A dataset of `(images float32 [B, S, S, 3] RGB in [0, 255],
@@ -176,12 +184,27 @@ def training_dataset(
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
     ignore_label = source.ignore_label
+    decoded = {}  # index -> (image, label): filled when cache_examples
+    label_dtype = np.int32
+    if max(source.num_classes, ignore_label or 0) < 256:
+        label_dtype = np.uint8  # a quarter of the memory
+    if cache_examples is None:
+        shapes = map(source.image_shape, range(len(source)))
+        pixels = sum(height * width for height, width in shapes)
+        bytes_per_pixel = 3 + np.dtype(label_dtype).itemsize
+        cache_examples = pixels * bytes_per_pixel <= MAX_AUTO_CACHE_BYTES
 
     def load_crop(index, window):
-        example = source.read(int(index), instances=False)
-        return crop_with_padding(
-            example.image, example.label, window, ignore_label
-        )
+        index = int(index)
+        if index in decoded:
+            image, label = decoded[index]
+        else:
+            example = source.read(index, instances=False)
+            image, label = example.image, example.label
+            if cache_examples:
+                decoded[index] = (image, label.astype(label_dtype))
+        image, label = crop_with_padding(image, label, window, ignore_label)
+        return image, label.astype(np.int32)
 
     def prepare(counter, element):
         index, window = element
