@@ -1,8 +1,12 @@
 """SavedModel export for TF-Serving: layout, signatures, values, CLI."""
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import weakref
 
 import numpy as np
 import pytest
@@ -42,14 +46,26 @@ def tiny_model(seed=7):
     return model
 
 
+@functools.lru_cache(maxsize=None)
+def exported_tiny_model():
+    """`(model, base_path)`: `tiny_model()` exported once per process for
+    all export and serving tests (`segment` takes images up to 1000 px)."""
+    model = tiny_model()
+    folder = tempfile.mkdtemp(prefix="keras_deconvnet_export_")
+    weakref.finalize(model, shutil.rmtree, folder, ignore_errors=True)
+    base = os.path.join(folder, "deconvnet")
+    export_saved_model(model, base, max_image_size=1000)
+    return model, base
+
+
 @pytest.fixture(scope="module")
 def model():
-    return tiny_model()
+    return exported_tiny_model()[0]
 
 
 @pytest.fixture(scope="module")
-def export_path(model, tmp_path_factory):
-    return export_saved_model(model, tmp_path_factory.mktemp("export") / "deconvnet")
+def export_path():
+    return os.path.join(exported_tiny_model()[1], "1")
 
 
 @pytest.fixture(scope="module")

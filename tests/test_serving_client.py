@@ -11,14 +11,13 @@ import keras
 
 pytest.importorskip("tensorflow_serving")
 
-from keras_deconvnet.export import export_saved_model  # noqa: E402
 from keras_deconvnet.inference import Segmenter  # noqa: E402
 from keras_deconvnet.serving import Client  # noqa: E402
 from keras_deconvnet.serving import ServingError  # noqa: E402
 from tests.conftest import requires_tensorflow  # noqa: E402
 from tests.prediction_service_server import PredictionServiceServer  # noqa: E402
 from tests.test_export_saved_model import NUM_CLASSES  # noqa: E402
-from tests.test_export_saved_model import tiny_model  # noqa: E402
+from tests.test_export_saved_model import exported_tiny_model  # noqa: E402
 
 pytestmark = requires_tensorflow
 MODEL_NAME = "deconvnet"
@@ -26,14 +25,12 @@ MODEL_NAME = "deconvnet"
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_model()
+    return exported_tiny_model()[0]
 
 
 @pytest.fixture(scope="module")
-def server(model, tmp_path_factory):
-    base = tmp_path_factory.mktemp("serving") / MODEL_NAME
-    export_saved_model(model, base, max_image_size=1000)
-    with PredictionServiceServer(MODEL_NAME, base) as running:
+def server():
+    with PredictionServiceServer(MODEL_NAME, exported_tiny_model()[1]) as running:
         yield running
 
 
@@ -237,8 +234,8 @@ def test_client_script_writes_the_label_png(server, grpc_client, tmp_path, rng):
 
 @pytest.mark.skipif(
     "TF_SERVING_GRPC" not in os.environ,
-    reason="set TF_SERVING_GRPC=host:port (and TF_SERVING_MODEL) to test a "
-    "real TensorFlow Serving",
+    reason="set TF_SERVING_GRPC=host:port (TF_SERVING_SEGMENT_GRPC, "
+    "TF_SERVING_MODEL) to test a real TensorFlow Serving",
 )
 def test_real_tensorflow_serving():
     host, port = os.environ["TF_SERVING_GRPC"].rsplit(":", 1)
@@ -249,6 +246,10 @@ def test_real_tensorflow_serving():
         size = signatures["predict_crops"]["inputs"]["images"][1][1]
         crops = client.predict_crops(np.zeros((2, size, size, 3), "float32"))
         assert crops["labels"].shape == (2, size, size)
+    # serving/docker-compose.yml serves `segment` from an unbatched server.
+    segment_address = os.environ.get("TF_SERVING_SEGMENT_GRPC", f"{host}:{port}")
+    host, port = segment_address.rsplit(":", 1)
+    with Client(host, int(port), model_name=name) as client:
         image = np.zeros((300, 200, 3), "uint8")
         result = client.segment(image, [[0, 0, 300, 200], [10, 10, 150, 90]])
         assert result["labels"].shape == (300, 200)
