@@ -49,8 +49,9 @@ def parse_args(argv=None):
     )
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument(
-        "--cache-examples", action="store_true",
-        help="keep decoded images in memory (training_dataset option)",
+        "--no-cache-examples", action="store_true",
+        help="decode every crop's image again (training_dataset's "
+        "cache_examples=False; default: auto, in memory up to 1 GiB)",
     )
     parser.add_argument("--camvid-dir", default=os.path.normpath(CAMVID))
     return parser.parse_args(argv)
@@ -93,7 +94,7 @@ def time_mode(source, mode, args, cache_dir):
         return training_dataset(
             source, crops=mode, batch_size=args.batch_size,
             input_size=args.input_size, seed=0, cache_dir=cache_dir,
-            progress=False, cache_examples=args.cache_examples,
+            progress=False, cache_examples=False if args.no_cache_examples else None,
         )
 
     setup = None

@@ -184,7 +184,8 @@ def training_dataset(
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
     ignore_label = source.ignore_label
-    decoded = {}  # index -> (image, label): filled when cache_examples
+    # image path -> (image, label), shared by the datasets of a source.
+    decoded = source.__dict__.setdefault("decoded_examples", {})
     label_dtype = np.int32
     if max(source.num_classes, ignore_label or 0) < 256:
         label_dtype = np.uint8  # a quarter of the memory
@@ -196,13 +197,14 @@ def training_dataset(
 
     def load_crop(index, window):
         index = int(index)
-        if index in decoded:
-            image, label = decoded[index]
+        key = source.files[index].image_path
+        if key in decoded:
+            image, label = decoded[key]
         else:
             example = source.read(index, instances=False)
             image, label = example.image, example.label
             if cache_examples:
-                decoded[index] = (image, label.astype(label_dtype))
+                decoded[key] = (image, label.astype(label_dtype))
         image, label = crop_with_padding(image, label, window, ignore_label)
         return image, label.astype(np.int32)
 

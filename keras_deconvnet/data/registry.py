@@ -62,6 +62,12 @@ def load_source(
             f"Unknown dataset {name!r}; expected one of {SOURCE_NAMES}. "
             f"Received: name={name!r}"
         )
+    if name != "folder" and (image_dir or label_dir or background_label):
+        raise ValueError(
+            f"`image_dir`, `label_dir` and `background_label` are for folder "
+            f"datasets, not {name!r}. Received: image_dir={image_dir}, "
+            f"label_dir={label_dir}, background_label={background_label}"
+        )
     options = {"skip_invalid": skip_invalid}
     if class_names is not None:
         options["class_names"] = class_names
