@@ -10,6 +10,7 @@ connected components of each class. No TensorFlow here.
 """
 
 import os
+import warnings
 
 from keras_deconvnet.data.instances import instances_from_components
 from keras_deconvnet.data.source import ExampleFiles
@@ -62,8 +63,6 @@ class FolderSegmentation(SegmentationSource):
         skip_invalid=False,
         **kwargs,
     ):
-        import warnings
-
         require_directory(image_dir, "Image")
         require_directory(label_dir, "Label")
         images = _stems(image_dir, IMAGE_EXTENSIONS)
