@@ -8,9 +8,11 @@ the synthetic VOC-format dataset and on CamVid when present.
 Usage:
 
     python benchmarks/pipeline_speed.py [--dataset synthetic camvid]
-        [--batch-size 16] [--batches 30] [--max-images 60]
+        [--batch-size 16] [--batches 30] [--rounds 3] [--max-images 60]
 
-Prints one table row per (dataset, mode) and a JSON line at the end.
+Each (dataset, mode) runs with decoded images kept in memory
+(`cache_examples=None`, automatic up to 1 GiB) and decoded for every crop
+(`cache_examples=False`). Prints one row each and a JSON line at the end.
 """
 
 import argparse
@@ -19,6 +21,8 @@ import os
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -49,9 +53,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument(
-        "--no-cache-examples", action="store_true",
-        help="decode every crop's image again (training_dataset's "
-        "cache_examples=False; default: auto, in memory up to 1 GiB)",
+        "--rounds", type=int, default=3, help="timed rounds (median)"
     )
     parser.add_argument("--camvid-dir", default=os.path.normpath(CAMVID))
     return parser.parse_args(argv)
@@ -87,62 +89,76 @@ def load(name, args, scratch):
     return source
 
 
-def time_mode(source, mode, args, cache_dir):
+def time_mode(source, mode, cache_examples, args, cache_dir):
+    """Median examples/s over `args.rounds` fresh iterators."""
     from keras_deconvnet.data import training_dataset
 
     def build():
         return training_dataset(
             source, crops=mode, batch_size=args.batch_size,
             input_size=args.input_size, seed=0, cache_dir=cache_dir,
-            progress=False, cache_examples=False if args.no_cache_examples else None,
+            progress=False, cache_examples=cache_examples,
         )
 
-    setup = None
+    fill_seconds = None
     if mode == "proposals":  # Warm the cache; report its one-off cost.
         started = time.perf_counter()
         build()
-        setup = time.perf_counter() - started
-    started = time.perf_counter()
-    dataset = build()
-    build_seconds = time.perf_counter() - started
-    iterator = iter(dataset)
-    for _ in range(args.warmup):
-        next(iterator)
-    started = time.perf_counter()
-    for _ in range(args.batches):
-        next(iterator)
-    seconds = time.perf_counter() - started
+        fill_seconds = time.perf_counter() - started
+    rates = []
+    for _ in range(args.rounds):
+        dataset = build()
+        iterator = iter(dataset)
+        for _ in range(args.warmup):
+            next(iterator)
+        started = time.perf_counter()
+        for _ in range(args.batches):
+            next(iterator)
+        seconds = time.perf_counter() - started
+        rates.append(args.batches * args.batch_size / seconds)
+        del iterator
     return {
         "crops": dataset.crop_count,
-        "examples_per_s": args.batches * args.batch_size / seconds,
-        "build_s": build_seconds,
-        "proposal_cache_fill_s": setup,
+        "examples_per_s": float(np.median(rates)),
+        "rounds": [round(rate, 1) for rate in rates],
+        "proposal_cache_fill_s": fill_seconds,
     }
 
 
 def main(argv=None):
     args = parse_args(argv)
     results = []
+    caching = {"decoded cached": None, "decoded each time": False}
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.dataset:
             source = load(name, args, scratch)
             if source is None:
                 continue
             for mode in args.modes:
-                result = time_mode(
-                    source, mode, args, os.path.join(scratch, f"cache_{name}")
-                )
-                result.update(dataset=name, mode=mode, images=len(source))
-                results.append(result)
-                fill = result["proposal_cache_fill_s"]
-                extra = f", cache filled once in {fill:.1f} s" if fill else ""
-                print(
-                    f"{name:9s} {mode:9s} {result['examples_per_s']:7.1f} "
-                    f"examples/s ({result['crops']} crops from "
-                    f"{len(source)} images, batch {args.batch_size}, "
-                    f"{args.input_size}x{args.input_size}{extra})"
-                )
-    print(json.dumps({"pipeline_speed": results, "cpus": os.cpu_count()}))
+                for cache_name, cache_examples in caching.items():
+                    result = time_mode(
+                        source, mode, cache_examples, args,
+                        os.path.join(scratch, f"cache_{name}"),
+                    )
+                    result.update(
+                        dataset=name, mode=mode, images=len(source),
+                        images_in_memory=cache_name,
+                    )
+                    results.append(result)
+                    fill = result["proposal_cache_fill_s"]
+                    extra = f"; cache filled in {fill:.1f} s" if fill else ""
+                    print(
+                        f"{name:9s} {mode:9s} {cache_name:17s} "
+                        f"{result['examples_per_s']:7.1f} examples/s "
+                        f"(median of {result['rounds']}; "
+                        f"{result['crops']} crops from {len(source)} images"
+                        f"{extra})"
+                    )
+    print(json.dumps({
+        "pipeline_speed": results, "cpus": os.cpu_count(),
+        "batch_size": args.batch_size, "input_size": args.input_size,
+        "load_average": os.getloadavg(),
+    }))
     return results
 
 

@@ -198,7 +198,7 @@ def training_dataset(
     def load_crop(index, window):
         index = int(index)
         key = source.files[index].image_path
-        if key in decoded:
+        if cache_examples and key in decoded:
             image, label = decoded[key]
         else:
             example = source.read(index, instances=False)
