@@ -146,10 +146,12 @@ def training_function(model, batch_size):
         return loss, (trainable, non_trainable, optimizer_state)
 
     jitted = jax.jit(step, donate_argnums=0)
+    # Copies: the step donates its state, and the model's own buffers must
+    # survive for the next configuration.
     state = [(
-        [v.value for v in model.trainable_variables],
-        [v.value for v in model.non_trainable_variables],
-        [v.value for v in optimizer.variables],
+        [jax.numpy.copy(v.value) for v in model.trainable_variables],
+        [jax.numpy.copy(v.value) for v in model.non_trainable_variables],
+        [jax.numpy.copy(v.value) for v in optimizer.variables],
     )]
 
     def call():
