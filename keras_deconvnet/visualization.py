@@ -116,9 +116,10 @@ def _add_legend(picture, labels, class_names):
             outline="black",
         )
         share = 100.0 * count / labels.size
+        share = "<1%" if share < 1 else f"{share:.0f}%"
         draw.text(
             (left + LEGEND_SWATCH + 6, top),
-            f"{class_name(int(label), class_names)} {share:.0f}%",
+            f"{class_name(int(label), class_names)} {share}",
             fill="black",
             font=font,
         )
