@@ -157,6 +157,11 @@ def training_dataset(
 
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1. Received: {batch_size}")
+    if source.ignore_label is None:
+        raise ValueError(
+            f"{source.name} has no ignore label, which crops need for the "
+            "padding outside the image. Pass `ignore_label` to the source."
+        )
     if resize_size is None:
         resize_size = int(round(input_size * 250 / 224))
     if crops == "whole":
