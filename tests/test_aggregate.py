@@ -136,3 +136,27 @@ def test_crop_geometry_is_the_inverse_of_aggregate():
     pasted = aggregate(crops[:1], boxes[:1], (height, width), mode="max").numpy()
     # Pixels at least one crop cell inside the box are reconstructed.
     np.testing.assert_allclose(pasted[5:24, 6:21, :2], image[5:24, 6:21, :2], atol=2e-3)
+
+
+def test_aggregate_memory_does_not_grow_with_the_number_of_proposals(rng):
+    try:
+        tf.config.experimental.get_memory_info("CPU:0")
+    except (ValueError, RuntimeError):
+        pytest.skip("TensorFlow does not track CPU memory here")
+    height, width, classes = 150, 200, 8
+    map_bytes = height * width * classes * 4
+
+    def peak_growth(count):
+        maps = tf.constant(rng.normal(size=(count, 32, 32, classes)), tf.float32)
+        corners = rng.uniform(-20, 120, size=(count, 2))
+        boxes = tf.constant(np.concatenate([corners, corners + 90], -1), tf.float32)
+        aggregate(maps[:1], boxes[:1], (height, width)).numpy()  # trace
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+        aggregate(maps, boxes, (height, width)).numpy()
+        return tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
+
+    few, many = peak_growth(2), peak_growth(100)
+    # An [N, H, W, C] tensor would need 100 maps; the loop needs a few.
+    assert many < few + map_bytes
+    assert many < 8 * map_bytes
