@@ -28,7 +28,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CAMVID = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "camvid"
+    os.path.dirname(os.path.abspath(__file__)),
+    "..",
+    "..",
+    "shared",
+    "data",
+    "camvid",
 )
 MODES = ("objects", "proposals", "whole")
 
@@ -36,10 +41,15 @@ MODES = ("objects", "proposals", "whole")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--dataset", nargs="+", default=["synthetic", "camvid"],
-        choices=["synthetic", "camvid"], help="datasets to time",
+        "--dataset",
+        nargs="+",
+        default=["synthetic", "camvid"],
+        choices=["synthetic", "camvid"],
+        help="datasets to time",
     )
-    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument(
+        "--modes", nargs="+", default=list(MODES), choices=MODES
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument(
         "--batches", type=int, default=30, help="timed batches per mode"
@@ -48,7 +58,9 @@ def parse_args(argv=None):
         "--warmup", type=int, default=5, help="untimed batches first"
     )
     parser.add_argument(
-        "--max-images", type=int, default=60,
+        "--max-images",
+        type=int,
+        default=60,
         help="images used per dataset (stage-2 proposals cost ~0.3 s each)",
     )
     parser.add_argument("--input-size", type=int, default=224)
@@ -95,9 +107,14 @@ def time_mode(source, mode, cache_examples, args, cache_dir):
 
     def build():
         return training_dataset(
-            source, crops=mode, batch_size=args.batch_size,
-            input_size=args.input_size, seed=0, cache_dir=cache_dir,
-            progress=False, cache_examples=cache_examples,
+            source,
+            crops=mode,
+            batch_size=args.batch_size,
+            input_size=args.input_size,
+            seed=0,
+            cache_dir=cache_dir,
+            progress=False,
+            cache_examples=cache_examples,
         )
 
     fill_seconds = None
@@ -137,11 +154,16 @@ def main(argv=None):
             for mode in args.modes:
                 for cache_name, cache_examples in caching.items():
                     result = time_mode(
-                        source, mode, cache_examples, args,
+                        source,
+                        mode,
+                        cache_examples,
+                        args,
                         os.path.join(scratch, f"cache_{name}"),
                     )
                     result.update(
-                        dataset=name, mode=mode, images=len(source),
+                        dataset=name,
+                        mode=mode,
+                        images=len(source),
                         images_in_memory=cache_name,
                     )
                     results.append(result)
@@ -154,11 +176,17 @@ def main(argv=None):
                         f"{result['crops']} crops from {len(source)} images"
                         f"{extra})"
                     )
-    print(json.dumps({
-        "pipeline_speed": results, "cpus": os.cpu_count(),
-        "batch_size": args.batch_size, "input_size": args.input_size,
-        "load_average": os.getloadavg(),
-    }))
+    print(
+        json.dumps(
+            {
+                "pipeline_speed": results,
+                "cpus": os.cpu_count(),
+                "batch_size": args.batch_size,
+                "input_size": args.input_size,
+                "load_average": os.getloadavg(),
+            }
+        )
+    )
     return results
 
 

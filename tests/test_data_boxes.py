@@ -40,6 +40,8 @@ def test_extend_boxes_grows_each_side_by_margin_of_size():
 
 
 def test_pixel_windows_round_outwards():
-    windows = boxes.pixel_windows(np.float32([[1.5, -2.5, 3.2, 4.0], [2, 2, 2, 2]]))
+    windows = boxes.pixel_windows(
+        np.float32([[1.5, -2.5, 3.2, 4.0], [2, 2, 2, 2]])
+    )
     np.testing.assert_array_equal(windows, [[1, -3, 4, 4], [2, 2, 3, 3]])
     assert windows.dtype == np.int32

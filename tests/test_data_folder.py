@@ -1,4 +1,4 @@
-"""Folder datasets (CamVid layout): pairing, components as instances, errors."""
+"""Folder datasets (CamVid layout): pairing, components, errors."""
 
 import os
 
@@ -31,12 +31,16 @@ def root(tmp_path):
         for index in range(2):
             image = np.full((12, 16, 3), 40 * index, np.uint8)
             Image.fromarray(image).save(tmp_path / split / f"f{index}.png")
-            Image.fromarray(_label()).save(tmp_path / f"{split}annot" / f"f{index}.png")
+            Image.fromarray(_label()).save(
+                tmp_path / f"{split}annot" / f"f{index}.png"
+            )
     return str(tmp_path)
 
 
 def test_reads_split_folders_and_components(root):
-    source = load_source("folder", root, "val", num_classes=11, ignore_label=11)
+    source = load_source(
+        "folder", root, "val", num_classes=11, ignore_label=11
+    )
     assert len(source) == 2 and source.ignore_label == 11
     source.min_instance_area = 2
     example = source.read(1)
@@ -80,21 +84,32 @@ def test_image_without_label_and_bad_labels_are_named(root):
         load_source("folder", root, "train", num_classes=11, ignore_label=11)
     with pytest.warns(UserWarning, match="lonely.png"):
         source = load_source(
-            "folder", root, "train", num_classes=11, ignore_label=11,
+            "folder",
+            root,
+            "train",
+            num_classes=11,
+            ignore_label=11,
             skip_invalid=True,
         )
     assert len(source) == 2 and source.skipped == 1
     # Label 11 is valid only as the ignore label.
     os.remove(os.path.join(root, "train", "lonely.png"))
-    source = load_source("folder", root, "train", num_classes=11, ignore_label=255)
+    source = load_source(
+        "folder", root, "train", num_classes=11, ignore_label=255
+    )
     with pytest.raises(InvalidExampleError, match=r"f0\.png.*\[11\]"):
         source.validate(progress=False)
 
 
 @pytest.mark.skipif(not os.path.isdir(CAMVID), reason="CamVid is not here")
 def test_camvid_reads_when_present():
-    source = load_source("folder", CAMVID, "val", num_classes=11, ignore_label=11)
+    source = load_source(
+        "folder", CAMVID, "val", num_classes=11, ignore_label=11
+    )
     assert len(source) == 101
     example = source.read(0)
-    assert example.image.shape == (360, 480, 3) and example.label.shape == (360, 480)
+    assert example.image.shape == (360, 480, 3) and example.label.shape == (
+        360,
+        480,
+    )
     assert example.label.max() <= 11 and example.instances

@@ -23,17 +23,26 @@ def synthetic_source(tmp_path_factory):
     return load_source("synthetic", str(root), "train")
 
 
-
-
 def test_padding_outside_the_image_is_zero_and_ignore():
     image = np.full((10, 10, 3), 100, np.uint8)
     label = np.ones((10, 10), np.int32)
     source = ArraySegmentation(
-        [image], [label], [[(1, [0, 0, 10, 10])]], num_classes=2, ignore_label=255
+        [image],
+        [label],
+        [[(1, [0, 0, 10, 10])]],
+        num_classes=2,
+        ignore_label=255,
     )
     dataset = training_dataset(
-        source, batch_size=1, input_size=20, resize_size=20, margin=0.5,
-        flip=False, shuffle=False, repeat=False, progress=False,
+        source,
+        batch_size=1,
+        input_size=20,
+        resize_size=20,
+        margin=0.5,
+        flip=False,
+        shuffle=False,
+        repeat=False,
+        progress=False,
     )
     images, labels = _first(dataset)
     assert images.shape == (1, 20, 20, 3) and images.dtype == np.float32
@@ -51,23 +60,36 @@ def test_random_crops_and_flips_keep_image_and_label_aligned():
     image = np.stack([rows, columns, np.zeros_like(rows)], -1).astype(np.uint8)
     label = (rows // 4) * 10 + columns // 4  # encodes the position too
     source = ArraySegmentation(
-        [image], [label], [[(1, [0, 0, 40, 40])]], num_classes=100,
+        [image],
+        [label],
+        [[(1, [0, 0, 40, 40])]],
+        num_classes=100,
         ignore_label=255,
     )
     dataset = training_dataset(
-        source, batch_size=16, input_size=32, resize_size=40, margin=0.0,
-        seed=3, progress=False,
+        source,
+        batch_size=16,
+        input_size=32,
+        resize_size=40,
+        margin=0.0,
+        seed=3,
+        progress=False,
     )
     images, labels = _first(dataset)
     image_rows = np.rint(images[..., 0]).astype(int)
     image_columns = np.rint(images[..., 1]).astype(int)
-    np.testing.assert_array_equal(labels, (image_rows // 4) * 10 + image_columns // 4)
+    np.testing.assert_array_equal(
+        labels, (image_rows // 4) * 10 + image_columns // 4
+    )
     # Each crop is a contiguous 32x32 block, flipped or not.
     steps = np.diff(image_columns, axis=2)
     flipped = (steps == -1).all(axis=(1, 2))
     assert ((steps == 1).all(axis=(1, 2)) | flipped).all()
     assert 0 < flipped.sum() < 16
-    assert len({(r[0, 0], c[0, 0]) for r, c in zip(image_rows, image_columns)}) > 4
+    assert (
+        len({(r[0, 0], c[0, 0]) for r, c in zip(image_rows, image_columns)})
+        > 4
+    )
     np.testing.assert_array_equal(np.diff(image_rows, axis=1), 1)
 
 
@@ -76,14 +98,27 @@ def test_label_resize_is_nearest_and_image_bilinear():
     image = np.zeros((2, 2, 3), np.uint8)
     image[..., 0] = [[0, 100], [100, 200]]
     source = ArraySegmentation(
-        [image], [label], [[(1, [0, 0, 2, 2])]], num_classes=4, ignore_label=255
+        [image],
+        [label],
+        [[(1, [0, 0, 2, 2])]],
+        num_classes=4,
+        ignore_label=255,
     )
     dataset = training_dataset(
-        source, batch_size=1, input_size=4, resize_size=4, margin=0.0,
-        flip=False, shuffle=False, repeat=False, progress=False,
+        source,
+        batch_size=1,
+        input_size=4,
+        resize_size=4,
+        margin=0.0,
+        flip=False,
+        shuffle=False,
+        repeat=False,
+        progress=False,
     )
     images, labels = _first(dataset)
-    np.testing.assert_array_equal(labels[0], np.repeat(np.repeat(label, 2, 0), 2, 1))
+    np.testing.assert_array_equal(
+        labels[0], np.repeat(np.repeat(label, 2, 0), 2, 1)
+    )
     # Half-pixel bilinear: row 0 of the red channel is 0, 25, 75, 100.
     np.testing.assert_allclose(images[0, 0, :, 0], [0, 25, 75, 100], atol=1e-3)
 
@@ -91,7 +126,10 @@ def test_label_resize_is_nearest_and_image_bilinear():
 def test_deterministic_under_seed(synthetic_source):
     def batches(seed):
         dataset = training_dataset(
-            synthetic_source, batch_size=4, input_size=64, seed=seed,
+            synthetic_source,
+            batch_size=4,
+            input_size=64,
+            seed=seed,
             progress=False,
         )
         iterator = iter(dataset)
@@ -109,7 +147,8 @@ def test_objects_one_crop_per_instance(synthetic_source):
         synthetic_source, batch_size=8, input_size=64, seed=0, progress=False
     )
     instances = sum(
-        len(synthetic_source.instances(i)) for i in range(len(synthetic_source))
+        len(synthetic_source.instances(i))
+        for i in range(len(synthetic_source))
     )
     assert dataset.crop_count == instances
     images, labels = _first(dataset)
@@ -118,7 +157,9 @@ def test_objects_one_crop_per_instance(synthetic_source):
     assert set(np.unique(labels)) <= {0, 1, 7, 8, 12, 15, 255}
 
 
-def test_proposals_mode_uses_selected_cached_proposals(synthetic_source, tmp_path):
+def test_proposals_mode_uses_selected_cached_proposals(
+    synthetic_source, tmp_path
+):
     positions = {
         synthetic_source.read(i, False).image.tobytes(): i
         for i in range(len(synthetic_source))
@@ -128,17 +169,27 @@ def test_proposals_mode_uses_selected_cached_proposals(synthetic_source, tmp_pat
         # A deterministic proposal function: boxes around the true objects.
         index = positions[image.tobytes()]
         boxes = np.array([b for _, b in synthetic_source.instances(index)])
-        return np.concatenate([boxes, boxes + 20, boxes * 0.5]).astype(np.float32)
+        return np.concatenate([boxes, boxes + 20, boxes * 0.5]).astype(
+            np.float32
+        )
 
     dataset = training_dataset(
-        synthetic_source, crops="proposals", batch_size=4, input_size=64,
-        seed=0, cache_dir=str(tmp_path), proposal_fn=jittered_instances,
-        iou_threshold=0.5, progress=False,
+        synthetic_source,
+        crops="proposals",
+        batch_size=4,
+        input_size=64,
+        seed=0,
+        cache_dir=str(tmp_path),
+        proposal_fn=jittered_instances,
+        iou_threshold=0.5,
+        progress=False,
     )
     expected = 0
     for index in range(len(synthetic_source)):
         boxes = np.array([b for _, b in synthetic_source.instances(index)])
-        proposals = jittered_instances(synthetic_source.read(index, False).image)
+        proposals = jittered_instances(
+            synthetic_source.read(index, False).image
+        )
         expected += len(select_overlapping(proposals, boxes, 0.5))
     assert dataset.crop_count == expected > len(synthetic_source)
     images, labels = _first(dataset)
@@ -148,8 +199,14 @@ def test_proposals_mode_uses_selected_cached_proposals(synthetic_source, tmp_pat
 
 def test_whole_mode_and_evaluation_examples(synthetic_source):
     dataset = training_dataset(
-        synthetic_source, crops="whole", batch_size=2, input_size=64,
-        shuffle=False, flip=False, repeat=False, progress=False,
+        synthetic_source,
+        crops="whole",
+        batch_size=2,
+        input_size=64,
+        shuffle=False,
+        flip=False,
+        repeat=False,
+        progress=False,
     )
     assert dataset.crop_count == len(synthetic_source)
     images, labels = _first(dataset)
@@ -166,8 +223,14 @@ def test_through_the_edge_boxes_module(synthetic_source, tmp_path):
     small = load_source("synthetic", str(synthetic_source.root), "val")
     small = small.subset(range(3))
     dataset = training_dataset(
-        small, crops="proposals", batch_size=2, input_size=64, seed=0,
-        cache_dir=str(tmp_path), max_proposals=300, progress=False,
+        small,
+        crops="proposals",
+        batch_size=2,
+        input_size=64,
+        seed=0,
+        cache_dir=str(tmp_path),
+        max_proposals=300,
+        progress=False,
     )
     assert dataset.crop_count > 0
     images, labels = _first(dataset)
@@ -184,8 +247,12 @@ def test_rejects_bad_arguments(synthetic_source):
 def test_cached_examples_give_the_same_batches(synthetic_source):
     def batches(cache_examples):
         dataset = training_dataset(
-            synthetic_source, batch_size=4, input_size=64, seed=5,
-            progress=False, cache_examples=cache_examples,
+            synthetic_source,
+            batch_size=4,
+            input_size=64,
+            seed=5,
+            progress=False,
+            cache_examples=cache_examples,
         )
         iterator = iter(dataset)
         # More batches than crops per epoch: later reads hit the cache.

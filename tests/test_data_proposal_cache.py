@@ -32,11 +32,15 @@ def _source():
 
 def test_computed_once_then_cached(tmp_path):
     proposal_fn = CountingProposals()
-    first = load_or_compute_proposals(_source(), proposal_fn, str(tmp_path), progress=False)
+    first = load_or_compute_proposals(
+        _source(), proposal_fn, str(tmp_path), progress=False
+    )
     assert proposal_fn.calls == 4
     assert [len(boxes) for boxes in first] == [0, 1, 2, 0]
     assert len(os.listdir(tmp_path)) == 1
-    again = load_or_compute_proposals(_source(), proposal_fn, str(tmp_path), progress=False)
+    again = load_or_compute_proposals(
+        _source(), proposal_fn, str(tmp_path), progress=False
+    )
     assert proposal_fn.calls == 4  # read back, not recomputed
     for expected, cached in zip(first, again):
         np.testing.assert_array_equal(expected, cached)
@@ -50,6 +54,8 @@ def test_no_cache_dir_and_other_functions_recompute(tmp_path):
     assert proposal_fn.calls == 8
     other = CountingProposals()
     other.cache_key = "counting-v2"
-    load_or_compute_proposals(_source(), proposal_fn, str(tmp_path), progress=False)
+    load_or_compute_proposals(
+        _source(), proposal_fn, str(tmp_path), progress=False
+    )
     load_or_compute_proposals(_source(), other, str(tmp_path), progress=False)
     assert other.calls == 4 and len(os.listdir(tmp_path)) == 2

@@ -25,13 +25,21 @@ def _write_sbd(root):
         )
         io.savemat(
             dataset / "cls" / f"{name}.mat",
-            {"GTcls": {"Segmentation": classes.astype(np.uint8),
-                       "CategoriesPresent": np.array([[7], [15]])}},
+            {
+                "GTcls": {
+                    "Segmentation": classes.astype(np.uint8),
+                    "CategoriesPresent": np.array([[7], [15]]),
+                }
+            },
         )
         io.savemat(
             dataset / "inst" / f"{name}.mat",
-            {"GTinst": {"Segmentation": instances,
-                        "Categories": np.array([[15], [7]])}},
+            {
+                "GTinst": {
+                    "Segmentation": instances,
+                    "Categories": np.array([[15], [7]]),
+                }
+            },
         )
     (dataset / "train.txt").write_text("2008_000001\n2008_000002\n")
     return dataset, classes

@@ -25,10 +25,12 @@ def _iou(a, b):
 
 
 def test_object_windows_one_per_instance_with_margin():
-    source = _source([
-        [(15, [10, 20, 20, 40]), (7, [0, 0, 40, 60])],
-        [(1, [5.5, 5.5, 9.5, 9.5])],
-    ])
+    source = _source(
+        [
+            [(15, [10, 20, 20, 40]), (7, [0, 0, 40, 60])],
+            [(1, [5.5, 5.5, 9.5, 9.5])],
+        ]
+    )
     indices, windows = stage_crops.object_windows(source, margin=0.5)
     np.testing.assert_array_equal(indices, [0, 0, 1])
     np.testing.assert_array_equal(
@@ -50,16 +52,25 @@ def test_select_overlapping_keeps_exactly_those_above_threshold():
     ).astype(np.float32)
     proposals[:3] = [[10, 10, 50, 50], [10, 10, 50, 90], [10, 10, 30, 50]]
     for threshold in (0.3, 0.5, 0.7):
-        kept = stage_crops.select_overlapping(proposals, ground_truth, threshold)
+        kept = stage_crops.select_overlapping(
+            proposals, ground_truth, threshold
+        )
         expected = [
-            i for i, p in enumerate(proposals)
+            i
+            for i, p in enumerate(proposals)
             if max(_iou(p, g) for g in ground_truth) >= threshold
         ]
         np.testing.assert_array_equal(kept, expected)
     # IoU exactly 0.5 (a half of the box) is kept at 0.5, dropped above.
-    assert 1 in stage_crops.select_overlapping(proposals[:3], ground_truth, 0.5)
-    assert 2 in stage_crops.select_overlapping(proposals[:3], ground_truth, 0.5)
-    assert 2 not in stage_crops.select_overlapping(proposals[:3], ground_truth, 0.51)
+    assert 1 in stage_crops.select_overlapping(
+        proposals[:3], ground_truth, 0.5
+    )
+    assert 2 in stage_crops.select_overlapping(
+        proposals[:3], ground_truth, 0.5
+    )
+    assert 2 not in stage_crops.select_overlapping(
+        proposals[:3], ground_truth, 0.51
+    )
     with pytest.raises(ValueError, match="iou_threshold"):
         stage_crops.select_overlapping(proposals, ground_truth, 0.0)
 
@@ -74,7 +85,9 @@ def test_proposal_windows():
         source, proposals, iou_threshold=0.6, margin=0.1
     )
     np.testing.assert_array_equal(indices, [0, 0])
-    np.testing.assert_array_equal(windows, [[-2, -2, 22, 22], [-3, -2, 25, 22]])
+    np.testing.assert_array_equal(
+        windows, [[-2, -2, 22, 22], [-3, -2, 25, 22]]
+    )
 
 
 def test_whole_windows_and_missing_instances():
@@ -82,8 +95,10 @@ def test_whole_windows_and_missing_instances():
     indices, windows = stage_crops.whole_windows(source)
     np.testing.assert_array_equal(windows, [[0, 0, 40, 60]] * 2)
     no_instances = ArraySegmentation(
-        [np.zeros((4, 4, 3), np.uint8)], [np.zeros((4, 4))],
-        num_classes=2, ignore_label=255,
+        [np.zeros((4, 4, 3), np.uint8)],
+        [np.zeros((4, 4))],
+        num_classes=2,
+        ignore_label=255,
     )
     with pytest.raises(ValueError, match="crops='whole'"):
         stage_crops.object_windows(no_instances)

@@ -30,7 +30,9 @@ def test_layout_is_voc(root):
     with open(os.path.join(splits, "val.txt")) as file:
         val = file.read().split()
     assert len(train) == 6 and len(val) == 2 and not set(train) & set(val)
-    with Image.open(os.path.join(root, "SegmentationClass", f"{train[0]}.png")) as png:
+    with Image.open(
+        os.path.join(root, "SegmentationClass", f"{train[0]}.png")
+    ) as png:
         assert png.mode == "P"
         palette = np.array(png.getpalette()[: 256 * 3]).reshape(256, 3)
     np.testing.assert_array_equal(palette, voc_palette())
@@ -40,7 +42,9 @@ def test_voc_reader_reads_back_exactly(root):
     source = VOCSegmentation(root, "train")
     assert len(source) == 6
     for index in range(len(source)):
-        expected = synthetic.synthetic_example(index, seed=3, image_size=(96, 128))
+        expected = synthetic.synthetic_example(
+            index, seed=3, image_size=(96, 128)
+        )
         example = source.read(index)
         np.testing.assert_array_equal(example.label, expected["class_map"])
         # JPEG is lossy; the image is close, not equal.
@@ -49,11 +53,15 @@ def test_voc_reader_reads_back_exactly(root):
         assert len(example.instances) == len(expected["instances"]) >= 1
         object_map = expected["object_map"]
         for instance_id, (class_id, box) in enumerate(example.instances, 1):
-            expected_class, expected_box = expected["instances"][instance_id - 1]
+            expected_class, expected_box = expected["instances"][
+                instance_id - 1
+            ]
             assert class_id == expected_class
             assert class_id in synthetic.SYNTHETIC_CLASS_STYLES
             np.testing.assert_array_equal(box, expected_box)
-            np.testing.assert_array_equal(box, box_from_mask(object_map == instance_id))
+            np.testing.assert_array_equal(
+                box, box_from_mask(object_map == instance_id)
+            )
             # A 255 band surrounds every object, as in VOC.
             mask = object_map == instance_id
             ring = ndimage.binary_dilation(mask) & ~mask

@@ -12,8 +12,12 @@ from keras_deconvnet.data.voc import VOCSegmentation  # noqa: E402
 
 
 def test_voc_builder_on_synthetic_data(tmp_path):
-    root = write_synthetic_voc(tmp_path / "voc", 3, 2, image_size=(48, 64), seed=1)
-    config = tfds.download.DownloadConfig(manual_dir=root, try_download_gcs=False)
+    root = write_synthetic_voc(
+        tmp_path / "voc", 3, 2, image_size=(48, 64), seed=1
+    )
+    config = tfds.download.DownloadConfig(
+        manual_dir=root, try_download_gcs=False
+    )
     dataset = tfds.load(
         "voc2012_segmentation",
         split="train",
@@ -22,8 +26,7 @@ def test_voc_builder_on_synthetic_data(tmp_path):
     )
     source = VOCSegmentation(root, "train")
     examples = {
-        example["file_name"].numpy().decode(): example
-        for example in dataset
+        example["file_name"].numpy().decode(): example for example in dataset
     }
     assert len(examples) == 3
     for index in range(len(source)):
@@ -41,7 +44,9 @@ def test_voc_builder_on_synthetic_data(tmp_path):
             example["objects"]["label"].numpy(),
             [class_id for class_id, _ in expected.instances],
         )
-    builder = tfds_builders.Voc2012Segmentation(data_dir=str(tmp_path / "tfds"))
+    builder = tfds_builders.Voc2012Segmentation(
+        data_dir=str(tmp_path / "tfds")
+    )
     assert builder.info.splits["val"].num_examples == 2
 
 
@@ -57,10 +62,15 @@ def test_folder_builder_with_a_custom_config(tmp_path):
         Image.fromarray(np.full((8, 10, 3), 7, np.uint8)).save(
             tmp_path / "data" / split / "a.png"
         )
-        Image.fromarray(label).save(tmp_path / "data" / f"{split}annot" / "a.png")
+        Image.fromarray(label).save(
+            tmp_path / "data" / f"{split}annot" / "a.png"
+        )
     config = tfds_builders.FolderSegmentationConfig(
-        name="tiny", num_classes=3, ignore_label=9,
-        class_names=("sky", "road", "car"), splits=("train", "val", "test"),
+        name="tiny",
+        num_classes=3,
+        ignore_label=9,
+        class_names=("sky", "road", "car"),
+        splits=("train", "val", "test"),
     )
     builder = tfds_builders.FolderSegmentation(
         config=config, data_dir=str(tmp_path / "tfds")
@@ -72,5 +82,11 @@ def test_folder_builder_with_a_custom_config(tmp_path):
     )
     assert set(builder.info.splits) == {"train", "val"}
     example = next(iter(builder.as_dataset(split="val")))
-    np.testing.assert_array_equal(example["segmentation_mask"].numpy()[..., 0], label)
-    assert builder.info.features["objects"]["label"].names == ["sky", "road", "car"]
+    np.testing.assert_array_equal(
+        example["segmentation_mask"].numpy()[..., 0], label
+    )
+    assert builder.info.features["objects"]["label"].names == [
+        "sky",
+        "road",
+        "car",
+    ]

@@ -8,7 +8,8 @@ def add_parser(subparsers, name):
         description=(
             "Writes a generated PASCAL VOC 2012-layout dataset (JPEGImages/, "
             "SegmentationClass/, SegmentationObject/ palette PNGs with 255 "
-            "boundary bands, ImageSets/Segmentation/{train,val,trainval}.txt): "
+            "boundary bands, ImageSets/Segmentation/{train,val,trainval}"
+            ".txt): "
             "objects of five VOC classes on textured backgrounds. Read it "
             "with load_source('synthetic', DIR) or load_source('voc', DIR)."
         ),

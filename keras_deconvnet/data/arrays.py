@@ -39,7 +39,9 @@ class ArraySegmentation(SegmentationSource):
         self.labels = [np.asarray(label, np.int32) for label in labels]
         self.instance_lists = instances
         files = [
-            ExampleFiles(f"array_{i}", f"<array {i}>", f"<label array {i}>", None)
+            ExampleFiles(
+                f"array_{i}", f"<array {i}>", f"<label array {i}>", None
+            )
             for i in range(len(images))
         ]
         kwargs.setdefault("name", "arrays")

@@ -55,7 +55,9 @@ def box_iou(boxes_a, boxes_b):
     left = np.maximum(boxes_a[:, None, 1], boxes_b[None, :, 1])
     bottom = np.minimum(boxes_a[:, None, 2], boxes_b[None, :, 2])
     right = np.minimum(boxes_a[:, None, 3], boxes_b[None, :, 3])
-    intersection = np.maximum(bottom - top, 0.0) * np.maximum(right - left, 0.0)
+    intersection = np.maximum(bottom - top, 0.0) * np.maximum(
+        right - left, 0.0
+    )
     union = box_areas(boxes_a)[:, None] + box_areas(boxes_b)[None, :]
     union = union - intersection
     return np.where(union > 0, intersection / np.maximum(union, 1e-12), 0.0)

@@ -24,7 +24,8 @@ def crop_with_padding(image, label, window, ignore_label):
         `(y2 - y1, x2 - x1)` (`label_crop` is `None` when `label` is).
 
     Example:
-    >>> image = np.ones((4, 4, 3), np.uint8); label = np.zeros((4, 4), np.int32)
+    >>> image = np.ones((4, 4, 3), np.uint8)
+    >>> label = np.zeros((4, 4), np.int32)
     >>> crop, crop_label = crop_with_padding(image, label, [-1, 2, 3, 6], 255)
     >>> crop[..., 0]          # row -1 and columns 4, 5 are outside
     array([[0, 0, 0, 0],

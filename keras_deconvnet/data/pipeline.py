@@ -30,7 +30,7 @@ def crop_windows(
     max_proposals=1000,
     progress=True,
 ):
-    """The `(indices, windows)` a training dataset crops (see `stage_crops`)."""
+    """The `(indices, windows)` of the crops (see `stage_crops`)."""
     if crops not in CROP_MODES:
         raise ValueError(
             f"`crops` must be one of {CROP_MODES}. Received: crops={crops!r}"
@@ -65,10 +65,12 @@ def _resize_crop_flip(image, label, seed, resize_size, input_size, flip):
             [2], crop_seed, maxval=resize_size - input_size + 1, dtype=tf.int32
         )
         image = image[
-            offset[0] : offset[0] + input_size, offset[1] : offset[1] + input_size
+            offset[0] : offset[0] + input_size,
+            offset[1] : offset[1] + input_size,
         ]
         label = label[
-            offset[0] : offset[0] + input_size, offset[1] : offset[1] + input_size
+            offset[0] : offset[0] + input_size,
+            offset[1] : offset[1] + input_size,
         ]
     if flip:
         flipped = tf.random.stateless_uniform([], flip_seed) < 0.5
@@ -238,6 +240,13 @@ def training_dataset(
     )
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = True
+    # Elements, not files, are split between workers (MultiWorkerMirrored).
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    dataset = dataset.with_options(options)
     dataset.crop_count = len(indices)
     return dataset
 

@@ -58,7 +58,9 @@ def cache_path(source, proposal_fn, cache_dir):
     for files in source.files:
         digest.update(files.image_path.encode())
     safe_name = "".join(c if c.isalnum() else "_" for c in source.name)
-    return os.path.join(cache_dir, f"proposals-{safe_name}-{digest.hexdigest()[:16]}.npz")
+    return os.path.join(
+        cache_dir, f"proposals-{safe_name}-{digest.hexdigest()[:16]}.npz"
+    )
 
 
 def load_or_compute_proposals(

@@ -33,7 +33,8 @@ def find_sbd_root(data_dir):
         if os.path.isdir(os.path.join(candidate, "img")):
             return candidate
     raise FileNotFoundError(
-        f"No SBD folder at {data_dir}: expected {os.path.join(data_dir, 'img')}"
+        f"No SBD folder at {data_dir}: expected "
+        f"{os.path.join(data_dir, 'img')}"
         " (or dataset/img)."
     )
 
@@ -76,9 +77,11 @@ class SBDSegmentation(SegmentationSource):
                 name,
                 os.path.join(image_dir, f"{name}.jpg"),
                 os.path.join(class_dir, f"{name}.mat"),
-                os.path.join(instance_dir, f"{name}.mat")
-                if has_instances
-                else None,
+                (
+                    os.path.join(instance_dir, f"{name}.mat")
+                    if has_instances
+                    else None
+                ),
             )
             for name in names
         ]

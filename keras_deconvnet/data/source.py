@@ -264,11 +264,16 @@ class SegmentationSource:
             others = len(errors) - 1
             suffix = f" ({others} more invalid examples)" if others else ""
             raise InvalidExampleError(
-                f"{str(first).rstrip('.')}{suffix}. Fix the files or pass skip_invalid=True."
+                f"{str(first).rstrip('.')}{suffix}. Fix the files or pass "
+                "skip_invalid=True."
             ) from first
         for index in sorted(errors):
-            warnings.warn(f"Skipping {self.files[index].name}: {errors[index]}")
-            self.skipped_files.append((self.files[index].name, str(errors[index])))
+            warnings.warn(
+                f"Skipping {self.files[index].name}: {errors[index]}"
+            )
+            self.skipped_files.append(
+                (self.files[index].name, str(errors[index]))
+            )
         self.skipped += len(errors)
         self.files = [f for i, f in enumerate(self.files) if i not in errors]
         kept = [r for i, r in enumerate(results) if i not in errors]

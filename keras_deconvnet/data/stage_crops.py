@@ -99,9 +99,11 @@ def proposal_windows(source, proposals, iou_threshold=0.5, margin=0.1):
     indices, windows = [], []
     for index, boxes in enumerate(proposals):
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-        kept = boxes[select_overlapping(
-            boxes, _instance_boxes(source, index), iou_threshold
-        )]
+        kept = boxes[
+            select_overlapping(
+                boxes, _instance_boxes(source, index), iou_threshold
+            )
+        ]
         indices += [index] * len(kept)
         windows.append(pixel_windows(extend_boxes(kept, margin)))
     return _pack(indices, windows)

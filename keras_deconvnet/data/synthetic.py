@@ -148,7 +148,9 @@ def synthetic_example(index, seed=0, image_size=(320, 320)):
         class_map[object_map == instance_id] = class_id
         region = (
             slice(max(row_slice.start - margin, 0), row_slice.stop + margin),
-            slice(max(column_slice.start - margin, 0), column_slice.stop + margin),
+            slice(
+                max(column_slice.start - margin, 0), column_slice.stop + margin
+            ),
         )
         mask = object_map[region] == instance_id
         grown = ndimage.binary_dilation(mask, iterations=BOUNDARY_WIDTH)

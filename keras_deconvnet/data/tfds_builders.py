@@ -155,7 +155,9 @@ class FolderSegmentation(SegmentationSourceBuilder):
         "CamVid folder) as manual_dir. Splits without folders are left out."
     )
     BUILDER_CONFIGS = [
-        FolderSegmentationConfig(name="camvid", description="CamVid, SegNet split")
+        FolderSegmentationConfig(
+            name="camvid", description="CamVid, SegNet split"
+        )
     ]
 
     def _info(self):

@@ -56,7 +56,9 @@ class VOCSegmentation(SegmentationSource):
 
     def __init__(self, data_dir, split="train", **kwargs):
         root = find_voc_root(data_dir)
-        image_dir = require_directory(os.path.join(root, "JPEGImages"), "Image")
+        image_dir = require_directory(
+            os.path.join(root, "JPEGImages"), "Image"
+        )
         class_dir = require_directory(
             os.path.join(root, "SegmentationClass"), "Label"
         )
@@ -70,7 +72,11 @@ class VOCSegmentation(SegmentationSource):
                 name,
                 os.path.join(image_dir, f"{name}.jpg"),
                 os.path.join(class_dir, f"{name}.png"),
-                os.path.join(object_dir, f"{name}.png") if has_objects else None,
+                (
+                    os.path.join(object_dir, f"{name}.png")
+                    if has_objects
+                    else None
+                ),
             )
             for name in names
         ]
