@@ -139,6 +139,9 @@ class Segmenter:
 
     def _forward(self, crops):
         outputs = []
+        # Other backends (JAX, PyTorch) take NumPy, not TensorFlow tensors.
+        if keras.backend.backend() != "tensorflow":
+            crops = crops.numpy()
         for start in range(0, int(crops.shape[0]), self.batch_size):
             batch = crops[start : start + self.batch_size]
             scores = self.model(batch, training=False)
