@@ -261,3 +261,24 @@ def test_cached_examples_give_the_same_batches(synthetic_source):
     for (a, b), (c, d) in zip(batches(False), batches(True)):
         np.testing.assert_array_equal(a.numpy(), c.numpy())
         np.testing.assert_array_equal(b.numpy(), d.numpy())
+
+
+def test_single_pass_keeps_every_crop_and_repeat_is_static(synthetic_source):
+    single = training_dataset(
+        synthetic_source,
+        crops="whole",
+        batch_size=4,
+        input_size=32,
+        repeat=False,
+        progress=False,
+    )
+    sizes = [len(labels) for _, labels in single]
+    assert sum(sizes) == len(synthetic_source) == 10 and sizes[-1] == 2
+    repeated = training_dataset(
+        synthetic_source,
+        crops="whole",
+        batch_size=4,
+        input_size=32,
+        progress=False,
+    )
+    assert repeated.element_spec[0].shape == (4, 32, 32, 3)

@@ -95,7 +95,7 @@ def training_dataset(
     proposal_fn=None,
     max_proposals=1000,
     flip=True,
-    drop_remainder=True,
+    drop_remainder=None,
     progress=True,
     cache_examples=None,
 ):
@@ -131,7 +131,9 @@ def training_dataset(
             `keras_deconvnet.proposals`, at most `max_proposals`).
         max_proposals: the default proposal function's maximum count.
         flip: random horizontal flips.
-        drop_remainder: drop a last partial batch (static batch shape).
+        drop_remainder: drop a last partial batch. Default: when
+            repeating (every batch full, so the batch dimension is static);
+            a single pass (`repeat=False`) keeps every crop.
         progress: progress bars while validating and computing proposals.
         cache_examples: keep each decoded image and label in memory after
             its first read (`H * W * 4` bytes per example: CamVid's 367
@@ -238,6 +240,8 @@ def training_dataset(
     dataset = dataset.map(
         prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
+    if drop_remainder is None:
+        drop_remainder = repeat
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
