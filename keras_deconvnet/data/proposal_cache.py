@@ -16,20 +16,29 @@ import numpy as np
 
 
 def default_proposal_fn(max_boxes=1000):
-    """`keras_deconvnet.proposals.propose` (EdgeBoxes) with `max_boxes`."""
+    """`keras_deconvnet.proposals.propose` (EdgeBoxes) with `max_boxes`.
+
+    Its cache key names the edge map used (the structured edge model in
+    `$KERAS_DECONVNET_EDGE_MODEL`, or the gradient-edge fallback), so
+    proposals of one never stand in for the other's.
+    """
     try:
         from keras_deconvnet.proposals import propose
+        from keras_deconvnet.proposals.edges import resolve_edge_model
     except ImportError as error:
         raise ImportError(
             "Stage-2 crops need object proposals: install OpenCV "
             "(`pip install keras-deconvnet[proposals]`) or pass "
             f"`proposal_fn`. ({error})"
         ) from error
+    edge_model = resolve_edge_model()
 
     def edge_boxes(image):
-        return propose(image, max_boxes=max_boxes)[0]
+        return propose(image, max_boxes=max_boxes, edge_model=edge_model)[0]
 
-    edge_boxes.cache_key = f"edge_boxes-{max_boxes}"
+    edges = "gradient" if edge_model is None else edge_model
+    digest = hashlib.sha1(edges.encode()).hexdigest()[:8]
+    edge_boxes.cache_key = f"edge_boxes-{max_boxes}-{digest}"
     return edge_boxes
 
 
