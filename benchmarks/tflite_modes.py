@@ -41,6 +41,8 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per mode")
     parser.add_argument("--out-dir", default=None, help="where the .tflite files go (default: temporary)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save-model", default=None, help="also save the trained .keras model here")
+    parser.add_argument("--model", default=None, help="skip training: benchmark this .keras model")
     return parser.parse_args(argv)
 
 
@@ -131,7 +133,14 @@ def main(argv=None):
         )
     train_images, train_labels = load_split(data_dir, "train")
     val_images, val_labels = load_split(data_dir, "val")
-    model = train(args, train_images, train_labels)
+    if args.model:
+        import keras_deconvnet
+
+        model = keras_deconvnet.load(args.model)
+    else:
+        model = train(args, train_images, train_labels)
+    if args.save_model:
+        model.save(args.save_model)
     keras_scores = keras.ops.convert_to_numpy(
         model.predict(val_images, batch_size=args.batch_size, verbose=0)
     )
