@@ -82,12 +82,13 @@ def main(argv=None):
     from keras_deconvnet.evaluation import plot_confusion_matrix
 
     try:
+        # The model first: a wrong path fails before any data is read.
+        model = keras_deconvnet.load(args.model)
         source = data.load_source(
             args.dataset, args.data_dir, args.split,
             num_classes=args.num_classes, ignore_label=args.ignore_label,
             image_dir=args.image_dir, label_dir=args.label_dir,
         )
-        model = keras_deconvnet.load(args.model)
         examples = data.evaluation_examples(source, progress=not args.quiet)
         count = len(source)
         if args.limit:

@@ -26,7 +26,8 @@ CROPS = ("objects", "proposals", "whole")
 PAPER_STEP_SIZES = {1: 9000, 2: 10000}
 PAPER_EPOCHS = {1: 20, 2: 40}
 SCHEDULES = ("plateau", "step")
-# Batches compared with batch statistics and moving statistics.
+# Training batches compared with batch and moving statistics when there
+# is no validation split.
 BATCH_NORM_CHECK_BATCHES = 4
 
 
@@ -261,6 +262,8 @@ def prepare(arguments):
             )],
             jit_compile=_jit_compile(a["jit_compile"]),
         )
+    if a["strategy"] == "multi_worker":
+        strategies.patch_multi_worker_fit(model, strategy)
     config = {key: value for key, value in a.items()
               if key not in ("train_data", "validation_data")}
     config.update(jit_compile=model.jit_compile, crops=crops,
@@ -282,24 +285,25 @@ def prepare(arguments):
     )
 
 
-def _pixel_accuracies(model, batches, ignore_label):
-    """Pixel accuracy with batch statistics and with moving statistics."""
+def _accuracies(model, batches, num_classes, ignore_label):
+    """mIoU and pixel accuracy with batch and with moving statistics."""
+    from keras_deconvnet.metrics import ConfusionMatrix
+
     # Calls with training=True update the moving statistics: put them back.
     saved = [v.numpy() for v in model.non_trainable_variables]
-    correct = {"batch_statistics": 0, "moving_statistics": 0}
-    total = 0
+    matrices = {key: ConfusionMatrix(num_classes, ignore_label, strict=False)
+                for key in ("batch_statistics", "moving_statistics")}
     for images, labels in batches:
-        labels = np.asarray(labels)
-        keep = labels != ignore_label if ignore_label is not None else (
-            np.ones(labels.shape, bool))
         for key, training in (("batch_statistics", True),
                               ("moving_statistics", False)):
-            scores = keras.ops.convert_to_numpy(model(images, training=training))
-            correct[key] += int(((scores.argmax(-1) == labels) & keep).sum())
-        total += int(keep.sum())
+            scores = model(images, training=training)
+            predictions = keras.ops.convert_to_numpy(
+                keras.ops.argmax(scores, axis=-1))
+            matrices[key].update(np.asarray(labels), predictions)
     for variable, value in zip(model.non_trainable_variables, saved):
         variable.assign(value)
-    return {key: value / max(total, 1) for key, value in correct.items()}
+    return {key: (matrix.mean_iou(), matrix.pixel_accuracy())
+            for key, matrix in matrices.items()}
 
 
 def finish_batch_norm(setup, bn_examples, verbose):
@@ -312,28 +316,43 @@ def finish_batch_norm(setup, bn_examples, verbose):
     if not setup.is_chief or not bn_examples:
         return {"reestimated_over_examples": 0}
     model = setup.model
-    ignore_label = setup.config["ignore_label"]
-    check_data = setup.validation_data or setup.train_data
-    check = list(check_data.take(BATCH_NORM_CHECK_BATCHES))
-    before = _pixel_accuracies(model, check, ignore_label)
+    config = setup.config
+    if setup.validation_data is not None:
+        check_data, check_batches = setup.validation_data, (
+            setup.validation_steps)
+    else:
+        check_data, check_batches = setup.train_data, BATCH_NORM_CHECK_BATCHES
+    check = list(check_data.take(check_batches))
+    measure = lambda: _accuracies(  # noqa: E731
+        model, check, config["num_classes"], config["ignore_label"])
+    before = measure()
     num_batches = max(1, math.ceil(bn_examples / setup.batch_size))
     used = reestimate_batch_norm_statistics(
         model, setup.bn_data, num_batches=num_batches, progress=bool(verbose)
     )
-    after = _pixel_accuracies(model, check, ignore_label)
+    after = measure()
     result = {
         "reestimated_over_examples": used,
-        "checked_on": "validation" if setup.validation_data else "training",
-        "pixel_accuracy_batch_statistics": after["batch_statistics"],
-        "pixel_accuracy_inference_before": before["moving_statistics"],
-        "pixel_accuracy_inference_after": after["moving_statistics"],
+        "checked_on": "{} {} batches".format(
+            check_batches,
+            "validation" if setup.validation_data is not None else "training"),
     }
+    for name, (miou, accuracy) in (
+        ("batch_statistics", after["batch_statistics"]),
+        ("inference_before", before["moving_statistics"]),
+        ("inference_after", after["moving_statistics"]),
+    ):
+        result[f"miou_{name}"] = miou
+        result[f"pixel_accuracy_{name}"] = accuracy
     if verbose:
         print(
-            "BN re-estimation over {reestimated_over_examples} crops; pixel "
-            "accuracy on {checked_on} batches: batch statistics "
-            "{pixel_accuracy_batch_statistics:.3f}, inference mode before "
+            "BN statistics re-estimated over {reestimated_over_examples} "
+            "crops. On {checked_on} (mIoU / pixel accuracy): batch "
+            "statistics {miou_batch_statistics:.3f} / "
+            "{pixel_accuracy_batch_statistics:.3f}; inference mode before "
+            "{miou_inference_before:.3f} / "
             "{pixel_accuracy_inference_before:.3f}, after "
+            "{miou_inference_after:.3f} / "
             "{pixel_accuracy_inference_after:.3f}".format(**result)
         )
     return result

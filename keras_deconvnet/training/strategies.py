@@ -111,3 +111,55 @@ def get_strategy(name="default"):
         return tf.distribute.MirroredStrategy(devices)
     parse_tf_config()
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def patch_multi_worker_fit(model, strategy):
+    """Works around two Keras 3.15 failures of `fit` under
+    `MultiWorkerMirroredStrategy` (TensorFlow backend).
+
+    1. Its per-step log reduction calls `strategy.reduce("MEAN", v,
+       axis=0)` on scalar losses and metrics ("Invalid reduction dimension
+       0 for input with 0 dimensions"); here scalars are averaged across
+       workers with `axis=None`.
+    2. `fit` first builds the model symbolically from one batch, which it
+    gets by `strategy.reduce("MEAN", (x, y))` on the whole per-replica
+    structure; `MultiWorkerMirroredStrategy` cannot convert that tuple
+    ("Attempt to convert a value (PerReplica...) to a Tensor"). Only the
+    batch's shapes matter there, so this takes the local replica's values
+    instead (no collective, same batch consumed as Keras does).
+    """
+    import tensorflow as tf
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(local, next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = maybe_symbolic_build
+
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    original = keras_trainer.reduce_per_replica
+    if getattr(original, "patched_for_multi_worker", False):
+        return
+
+    def reduce_per_replica(values, distribute_strategy, reduction):
+        if isinstance(
+            distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ) and reduction in ("auto", "mean"):
+            return tf.nest.map_structure(
+                lambda v: distribute_strategy.reduce("MEAN", v, axis=None),
+                values,
+            )
+        return original(values, distribute_strategy, reduction)
+
+    reduce_per_replica.patched_for_multi_worker = True
+    keras_trainer.reduce_per_replica = reduce_per_replica
