@@ -43,3 +43,29 @@ def test_synthetic_generates_when_missing_or_empty(tmp_path, monkeypatch):
     os.makedirs(tmp_path / "empty")
     load_source("synthetic", str(tmp_path / "empty"), "val")
     assert len(calls) == 2
+
+
+def test_readers_need_no_tensorflow_and_package_does_not_import_data(
+    tmp_path,
+):
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")  # KERAS_BACKEND=jax keeps keras off TF.
+    root = write_synthetic_voc(tmp_path / "s", 1, 0, image_size=(40, 40))
+    code = (
+        "import sys, keras_deconvnet\n"
+        "assert 'keras_deconvnet.data' not in sys.modules\n"
+        "from keras_deconvnet import data\n"
+        f"data.load_source('voc', {str(root)!r}).validate(progress=False)\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+    )
+    environment = dict(os.environ, KERAS_BACKEND="jax")
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
