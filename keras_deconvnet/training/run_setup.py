@@ -1,7 +1,7 @@
-"""Everything `train` builds before `fit` and does after it (TensorFlow).
+"""Everything `train` builds before `fit` (TensorFlow).
 
-Argument checks, strategy, precision policy, data, model and compile;
-after training, the BN re-estimation with its before/after accuracies.
+Argument checks, strategy, precision policy, data, model and compile. The
+BN re-estimation after `fit` is in `batch_norm_check`.
 """
 
 import dataclasses
@@ -13,9 +13,6 @@ import numpy as np
 import keras
 
 from keras_deconvnet.training import strategies
-from keras_deconvnet.training.batch_norm_statistics import (
-    reestimate_batch_norm_statistics,
-)
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
 from keras_deconvnet.training.losses import median_frequency_weights
 from keras_deconvnet.training.optimizers import CaffeSGD
@@ -26,9 +23,6 @@ CROPS = ("objects", "proposals", "whole")
 PAPER_STEP_SIZES = {1: 9000, 2: 10000}
 PAPER_EPOCHS = {1: 20, 2: 40}
 SCHEDULES = ("plateau", "step")
-# Training batches compared with batch and moving statistics when there
-# is no validation split.
-BATCH_NORM_CHECK_BATCHES = 4
 
 
 @dataclasses.dataclass
@@ -283,76 +277,3 @@ def prepare(arguments):
         is_chief=strategies.is_chief(), config=config,
         bn_data=prepared["bn_data"], previous_policy=previous_policy,
     )
-
-
-def _accuracies(model, batches, num_classes, ignore_label):
-    """mIoU and pixel accuracy with batch and with moving statistics."""
-    from keras_deconvnet.metrics import ConfusionMatrix
-
-    # Calls with training=True update the moving statistics: put them back.
-    saved = [v.numpy() for v in model.non_trainable_variables]
-    matrices = {key: ConfusionMatrix(num_classes, ignore_label, strict=False)
-                for key in ("batch_statistics", "moving_statistics")}
-    for images, labels in batches:
-        for key, training in (("batch_statistics", True),
-                              ("moving_statistics", False)):
-            scores = model(images, training=training)
-            predictions = keras.ops.convert_to_numpy(
-                keras.ops.argmax(scores, axis=-1))
-            matrices[key].update(np.asarray(labels), predictions)
-    for variable, value in zip(model.non_trainable_variables, saved):
-        variable.assign(value)
-    return {key: (matrix.mean_iou(), matrix.pixel_accuracy())
-            for key, matrix in matrices.items()}
-
-
-def finish_batch_norm(setup, bn_examples, verbose):
-    """Re-estimates BN statistics; returns accuracies before and after.
-
-    Batch-statistics accuracy is what the network does when each batch
-    normalises itself; moving-statistics accuracy is inference mode. They
-    should agree after re-estimation.
-    """
-    if not setup.is_chief or not bn_examples:
-        return {"reestimated_over_examples": 0}
-    model = setup.model
-    config = setup.config
-    if setup.validation_data is not None:
-        check_data, check_batches = setup.validation_data, (
-            setup.validation_steps)
-    else:
-        check_data, check_batches = setup.train_data, BATCH_NORM_CHECK_BATCHES
-    check = list(check_data.take(check_batches))
-    measure = lambda: _accuracies(  # noqa: E731
-        model, check, config["num_classes"], config["ignore_label"])
-    before = measure()
-    num_batches = max(1, math.ceil(bn_examples / setup.batch_size))
-    used = reestimate_batch_norm_statistics(
-        model, setup.bn_data, num_batches=num_batches, progress=bool(verbose)
-    )
-    after = measure()
-    result = {
-        "reestimated_over_examples": used,
-        "checked_on": "{} {} batches".format(
-            check_batches,
-            "validation" if setup.validation_data is not None else "training"),
-    }
-    for name, (miou, accuracy) in (
-        ("batch_statistics", after["batch_statistics"]),
-        ("inference_before", before["moving_statistics"]),
-        ("inference_after", after["moving_statistics"]),
-    ):
-        result[f"miou_{name}"] = miou
-        result[f"pixel_accuracy_{name}"] = accuracy
-    if verbose:
-        print(
-            "BN statistics re-estimated over {reestimated_over_examples} "
-            "crops. On {checked_on} (mIoU / pixel accuracy): batch "
-            "statistics {miou_batch_statistics:.3f} / "
-            "{pixel_accuracy_batch_statistics:.3f}; inference mode before "
-            "{miou_inference_before:.3f} / "
-            "{pixel_accuracy_inference_before:.3f}, after "
-            "{miou_inference_after:.3f} / "
-            "{pixel_accuracy_inference_after:.3f}".format(**result)
-        )
-    return result

@@ -12,6 +12,7 @@ import time
 
 import keras
 
+from keras_deconvnet.training import batch_norm_check
 from keras_deconvnet.training import checkpoints
 from keras_deconvnet.training import run_setup
 from keras_deconvnet.training.callbacks import HistoryWriter
@@ -243,7 +244,9 @@ def train(
             **fit_options,
         )
 
-    batch_norm = run_setup.finish_batch_norm(setup, bn_examples, verbose)
+    batch_norm = batch_norm_check.finish_batch_norm(
+        setup, bn_examples, verbose
+    )
     if setup.is_chief:
         model.save(model_path)
         history.save(batch_norm=batch_norm)
