@@ -30,19 +30,24 @@ MODES = ("none", "float16", "dynamic", "int8")
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=None, help="synthetic data folder (default: a temporary one)")
-    parser.add_argument("--num-train", type=int, default=160)
-    parser.add_argument("--num-val", type=int, default=40)
-    parser.add_argument("--width", type=float, default=0.0625)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--threads", type=int, default=2, help="LiteRT threads")
-    parser.add_argument("--repeats", type=int, default=20, help="timed runs per mode")
-    parser.add_argument("--out-dir", default=None, help="where the .tflite files go (default: temporary)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save-model", default=None, help="also save the trained .keras model here")
-    parser.add_argument("--model", default=None, help="skip training: benchmark this .keras model")
+    add = parser.add_argument
+    add("--data-dir", default=None,
+        help="synthetic data folder (default: a temporary one)")
+    add("--num-train", type=int, default=160)
+    add("--num-val", type=int, default=40)
+    add("--width", type=float, default=0.0625)
+    add("--epochs", type=int, default=30)
+    add("--batch-size", type=int, default=8)
+    add("--learning-rate", type=float, default=3e-3)
+    add("--threads", type=int, default=2, help="LiteRT threads")
+    add("--repeats", type=int, default=20, help="timed runs per mode")
+    add("--out-dir", default=None,
+        help="where the .tflite files go (default: temporary)")
+    add("--seed", type=int, default=0)
+    add("--save-model", default=None,
+        help="also save the trained .keras model here")
+    add("--model", default=None,
+        help="skip training: benchmark this .keras model")
     return parser.parse_args(argv)
 
 

@@ -131,15 +131,27 @@ def test_saved_model_cli_lists_the_three_signatures(export_path):
         for block in shown.split("signature_def['")[1:]
     }
     assert {"serving_default", "predict_crops", "segment"} <= set(blocks)
-    for name in ("serving_default", "predict_crops"):
-        assert "inputs['images'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 224, 224, 3)" in blocks[name]
-        assert f"outputs['scores'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 224, 224, {NUM_CLASSES})" in blocks[name]
-        assert "outputs['labels'] tensor_info:\n        dtype: DT_INT32\n        shape: (-1, 224, 224)" in blocks[name]
-    segment = blocks["segment"]
-    assert "inputs['image'] tensor_info:\n        dtype: DT_UINT8\n        shape: (-1, -1, 3)" in segment
-    assert "inputs['boxes'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, 4)" in segment
-    assert "outputs['labels'] tensor_info:\n        dtype: DT_INT32\n        shape: (-1, -1)" in segment
-    assert f"outputs['scores'] tensor_info:\n        dtype: DT_FLOAT\n        shape: (-1, -1, {NUM_CLASSES})" in segment
+    expected = {
+        "predict_crops": [
+            ("inputs", "images", "DT_FLOAT", "(-1, 224, 224, 3)"),
+            ("outputs", "scores", "DT_FLOAT", f"(-1, 224, 224, {NUM_CLASSES})"),
+            ("outputs", "labels", "DT_INT32", "(-1, 224, 224)"),
+        ],
+        "segment": [
+            ("inputs", "image", "DT_UINT8", "(-1, -1, 3)"),
+            ("inputs", "boxes", "DT_FLOAT", "(-1, 4)"),
+            ("outputs", "labels", "DT_INT32", "(-1, -1)"),
+            ("outputs", "scores", "DT_FLOAT", f"(-1, -1, {NUM_CLASSES})"),
+        ],
+    }
+    expected["serving_default"] = expected["predict_crops"]
+    for signature, tensors in expected.items():
+        for side, name, dtype, shape in tensors:
+            listing = (
+                f"{side}['{name}'] tensor_info:\n"
+                f"        dtype: {dtype}\n        shape: {shape}"
+            )
+            assert listing in blocks[signature], (signature, listing)
 
 
 def test_predict_crops_matches_keras_in_inference_mode(model, signatures, rng):
@@ -181,7 +193,8 @@ def test_export_script(tmp_path, capsys):
         sys.path.pop(0)
     model.save(tmp_path / "tiny.keras")
     out = tmp_path / "pointwise"
-    assert export_script.main(["--model", str(tmp_path / "tiny.keras"), "--out", str(out), "--version", "3"]) == 0
+    argv = ["--model", str(tmp_path / "tiny.keras"), "--out", str(out)]
+    assert export_script.main(argv + ["--version", "3"]) == 0
     assert os.path.isfile(out / "3" / "saved_model.pb")
     assert "saved_model_cli show" in capsys.readouterr().out
     with pytest.raises(ValueError, match="TensorFlow SavedModel"):
