@@ -36,6 +36,11 @@ sys.path.insert(0, BENCHMARK_DIR)
 sys.path.insert(1, os.path.dirname(BENCHMARK_DIR))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# PyTorch's OpenMP threads spin at barriers by default; on a shared,
+# oversubscribed machine a preempted spinner stalls the others (measured
+# here: a small network 20x slower with 2 threads). Passive waiting keeps
+# the reference fair; set OMP_WAIT_POLICY=ACTIVE on an idle machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SECTIONS = ("layers", "model", "segment", "pipeline")
 
@@ -137,7 +142,8 @@ def main(argv=None):
         },
         "environment": {
             key: os.environ.get(key) for key in (
-                "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "KERAS_BACKEND",
+                "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY",
+                "KERAS_BACKEND",
                 "TF_XLA_FLAGS",
             )
         },
