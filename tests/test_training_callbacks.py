@@ -99,3 +99,31 @@ def test_checkpoint_never_saves_non_finite_weights(tmp_path):
     assert checkpoints.read_training_state(directory)["step"] == 1
     assert checkpoints.restore(tiny_model(), str(tmp_path / "none")) == {
         "epoch": 0, "step": 0, "iterations": 0}
+
+
+def test_batch_statistics_validation_logs_miou_and_keeps_moving_stats(rng):
+    from keras_deconvnet.metrics import ConfusionMatrix
+    from keras_deconvnet.training.callbacks import BatchStatisticsValidation
+
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.Conv2D(3, 1, name="conv")(inputs)
+    outputs = keras.layers.BatchNormalization(name="bn")(x)
+    model = keras.Model(inputs, outputs)
+    images = (rng.normal(size=(6, 4, 4, 2)) * 4 + 3).astype("float32")
+    labels = rng.integers(0, 3, size=(6, 4, 4)).astype("int32")
+    labels[0, 0] = 255
+    batches = [(images[i:i + 3], labels[i:i + 3]) for i in (0, 3)]
+    expected = ConfusionMatrix(3, 255)
+    for batch_images, batch_labels in batches:
+        scores = keras.ops.convert_to_numpy(model(batch_images, training=True))
+        expected.update(batch_labels, scores.argmax(-1))
+    before = [v.numpy().copy() for v in model.non_trainable_variables]
+
+    callback = BatchStatisticsValidation(batches, None, 3, 255)
+    callback.set_model(model)
+    logs = {"val_mean_iou": 0.0}
+    callback.on_epoch_end(0, logs)
+    assert logs["val_miou_batch_statistics"] == pytest.approx(
+        expected.mean_iou())
+    for value, variable in zip(before, model.non_trainable_variables):
+        np.testing.assert_array_equal(variable.numpy(), value)

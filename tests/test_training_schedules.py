@@ -28,7 +28,7 @@ def test_step_schedule_round_trip_and_validation():
 
 def test_plateau_maximises_iou_and_divides_by_ten():
     callback = reduce_on_plateau(patience=2)
-    assert callback.monitor == "val_mean_iou"
+    assert callback.monitor == "val_miou_batch_statistics"
     assert callback.mode == "max"
     assert callback.factor == pytest.approx(0.1)
     assert reduce_on_plateau(monitor="val_loss").mode == "min"

@@ -105,9 +105,11 @@ def test_synthetic_loss_falls_and_miou_beats_chance(tmp_path):
     result = train(dataset="synthetic", data_dir=data_dir,
                    out_dir=str(tmp_path / "run"), crops="whole",
                    width=SMALL_WIDTH, epochs=3, steps_per_epoch=15,
-                   batch_size=4, learning_rate=0.1, schedule="step",
+                   batch_size=4, learning_rate=0.1, schedule="plateau",
                    validation_steps=1, bn_examples=64, verbose=0)
     losses = [epoch["loss"] for epoch in result.history]
+    # The plateau schedule watches validation mIoU with batch statistics.
+    assert all("val_miou_batch_statistics" in e for e in result.history)
     assert losses[-1] < 0.6 * losses[0], losses
 
     source = data.load_source("synthetic", data_dir, "val")

@@ -1,4 +1,5 @@
-"""Training callbacks: stop on NaN loss, write `history.json`."""
+"""Training callbacks: stop on NaN loss, validation mIoU with batch
+statistics, `history.json`."""
 
 import json
 import math
@@ -92,3 +93,69 @@ class HistoryWriter(keras.callbacks.Callback):
         with open(temporary, "w") as file:
             json.dump({"epochs": self.epochs, **extra}, file, indent=1)
         os.replace(temporary, self.path)
+
+
+class BatchStatisticsValidation(keras.callbacks.Callback):
+    """Validation mIoU with BN batch statistics, logged each epoch.
+
+    Keras validates in inference mode, with moving averages that lag the
+    weights during training and can collapse: in a CamVid run here
+    (width 0.25, whole images) epoch 4 scored 0.198 training mIoU but
+    0.002 validation mIoU in inference mode. The authors' Caffe BN had no
+    moving statistics, so their validation, which drove "x0.1 when
+    validation stalls", normalised with batch statistics. This callback
+    measures that (the moving statistics are put back afterwards) and
+    adds `val_miou_batch_statistics` to the epoch logs, for the callbacks
+    after it (history, TensorBoard, reduce-on-plateau).
+
+    Args:
+        validation_data: iterable (e.g. `tf.data.Dataset`) of `(images,
+            labels)` batches.
+        steps: batches per evaluation (`None`: all of a finite dataset).
+        num_classes: number of classes.
+        ignore_label: label not scored, or `None`.
+    """
+
+    LOG_NAME = "val_miou_batch_statistics"
+
+    def __init__(self, validation_data, steps, num_classes, ignore_label):
+        super().__init__()
+        self.validation_data = validation_data
+        self.steps = None if steps is None else int(steps)
+        self.num_classes = num_classes
+        self.ignore_label = ignore_label
+        self._predict = None
+
+    def _predict_function(self):
+        model = self.model
+
+        def predict(images):
+            return keras.ops.argmax(model(images, training=True), axis=-1)
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            return tf.function(predict, reduce_retracing=True)
+        return predict
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_deconvnet.metrics import ConfusionMatrix
+
+        if self._predict is None:
+            self._predict = self._predict_function()
+        state = [variable.numpy() for variable in
+                 self.model.non_trainable_variables]
+        matrix = ConfusionMatrix(self.num_classes, self.ignore_label,
+                                 strict=False)
+        batches = self.validation_data
+        if self.steps is not None and hasattr(batches, "take"):
+            batches = batches.take(self.steps)
+        for index, (images, labels) in enumerate(batches):
+            if self.steps is not None and index >= self.steps:
+                break
+            predictions = keras.ops.convert_to_numpy(self._predict(images))
+            matrix.update(keras.ops.convert_to_numpy(labels), predictions)
+        for variable, value in zip(self.model.non_trainable_variables, state):
+            variable.assign(value)
+        if logs is not None:
+            logs[self.LOG_NAME] = matrix.mean_iou()

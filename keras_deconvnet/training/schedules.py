@@ -50,9 +50,14 @@ class CaffeStepSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def reduce_on_plateau(monitor="val_mean_iou", patience=3, factor=0.1,
+def reduce_on_plateau(monitor="val_miou_batch_statistics", patience=3, factor=0.1,
                       min_learning_rate=1e-6):
     """The paper's "divide by 10 when validation stalls", as a callback.
+
+    The default watches the validation mIoU computed with BN batch
+    statistics (`callbacks.BatchStatisticsValidation`), as the authors'
+    Caffe validation was: inference-mode validation during training
+    reflects the lagging moving averages, not the weights.
 
     Args:
         monitor: logged quantity to watch; a name containing `iou` or

@@ -15,6 +15,7 @@ import keras
 from keras_deconvnet.training import batch_norm_check
 from keras_deconvnet.training import checkpoints
 from keras_deconvnet.training import run_setup
+from keras_deconvnet.training.callbacks import BatchStatisticsValidation
 from keras_deconvnet.training.callbacks import HistoryWriter
 from keras_deconvnet.training.callbacks import StopOnNaN
 from keras_deconvnet.training.callbacks import TrainingDivergedError  # noqa
@@ -137,7 +138,8 @@ def train(
         momentum: SGD momentum (0.9).
         weight_decay: L2 on kernels, in the gradient (0.0005).
         bias_learning_rate_multiplier: biases' learning-rate factor (2).
-        schedule: `"plateau"` (x0.1 when validation mIoU stalls for
+        schedule: `"plateau"` (x0.1 when validation mIoU, measured with
+            BN batch statistics as in the authors' Caffe, stalls for
             `plateau_patience` epochs) or `"step"` (x0.1 every `step_size`
             steps; default 9000 for stage 1, 10000 for stage 2).
         step_size: see `schedule`.
@@ -209,7 +211,14 @@ def train(
         write=setup.is_chief,
     )
     # StopOnNaN first: it raises before the checkpoint can save bad weights.
-    callbacks = [StopOnNaN(checkpoint_dir), checkpoint, history]
+    callbacks = [StopOnNaN(checkpoint_dir)]
+    if setup.validation_data is not None:
+        # Before the callbacks that read its log entry.
+        callbacks.append(BatchStatisticsValidation(
+            setup.validation_data, setup.validation_steps,
+            setup.config["num_classes"], setup.config["ignore_label"],
+        ))
+    callbacks += [checkpoint, history]
     if setup.is_chief and tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(
             os.path.join(out_dir, "logs"), update_freq="epoch"
