@@ -1,6 +1,6 @@
 """Exports a saved DeconvNet for TensorFlow Serving.
 
-    python serving/export.py --model saved_models/demo_deconvnet.keras \
+    python serving/export.py --model saved_models/demo-stage2/deconvnet.keras \
         --out saved_models/deconvnet [--version N]
 
 writes the TF-Serving layout `<out>/<version>/` (version: the next integer

@@ -1,6 +1,6 @@
 """Exports a saved DeconvNet as a TFLite / LiteRT model (builtin ops only).
 
-    python serving/export_tflite.py --model saved_models/demo_deconvnet.keras \
+    python serving/export_tflite.py --model saved_models/demo-stage2/deconvnet.keras \
         --out saved_models/deconvnet_int8.tflite --quantize int8 \
         [--calibration-dir DIR]
 
