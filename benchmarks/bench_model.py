@@ -207,6 +207,17 @@ def run(args, torch_available):
         torch_model = torch_models.pop("channels_last")
         del torch_models
 
+    if not args.no_training:
+        _time_training(section, args, model, torch_model, rng)
+    keras.backend.clear_session()
+    section.print_report(
+        ["phase", "batch", "name", "median_s", "min_s", "max_s",
+         "items_per_s", "warmup_peak_extra_mib"]
+    )
+    return section
+
+
+def _time_training(section, args, model, torch_model, rng):
     batch_size = args.train_batch_size
     images = rng.uniform(
         0, 255, (batch_size, INPUT_SIZE, INPUT_SIZE, 3)
@@ -219,7 +230,7 @@ def run(args, torch_available):
     if torch_model is not None:
         candidates.update(_torch_train_candidates(torch_model, images, labels))
     timings = time_interleaved(
-        candidates, 2 if args.quick else 3, 1,
+        candidates, 2, 1,  # calls of 10-40 s: 2 rounds after 1 warm-up
         progress=lambda name: print(f"  {name}, batch {batch_size}",
                                     flush=True),
     )
@@ -228,12 +239,6 @@ def run(args, torch_available):
         per_call_items=batch_size,
     )
     _add_best_ratio(section, timings, f"train step, batch {batch_size}")
-    keras.backend.clear_session()
-    section.print_report(
-        ["phase", "batch", "name", "median_s", "min_s", "max_s",
-         "items_per_s", "warmup_peak_extra_mib"]
-    )
-    return section
 
 
 def _check_agreement(section, candidates):

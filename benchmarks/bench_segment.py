@@ -126,7 +126,7 @@ def run(args, torch_available):
             "exported segment (given boxes)": exported_segment,
             "exported predict_crops alone": exported_forward,
         }
-        repeats = max(2, min(args.repeats, 3))
+        repeats = 2  # calls of several seconds each
         timings = time_interleaved(candidates, repeats, 1)
 
     section.add_timings(timings, {"boxes": len(boxes)})

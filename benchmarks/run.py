@@ -89,6 +89,8 @@ def parse_args(argv=None):
                         "(default 1 8, quick 1)")
     parser.add_argument("--train-batch-size", type=int, default=8,
                         help="model and pipeline sections: training batch")
+    parser.add_argument("--no-training", action="store_true",
+                        help="model section: forward only")
     parser.add_argument("--no-xla-training", action="store_true",
                         help="model section: skip the XLA training step")
     parser.add_argument("--segment-width", type=float, default=0.25,
