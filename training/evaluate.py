@@ -20,18 +20,25 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                    argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the examples' line breaks."""
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=__doc__,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--model", default="saved_models",
                         help="a .keras file, or a folder: its newest model")
     parser.add_argument("--dataset", default="synthetic",
-                        choices=("voc", "sbd", "folder", "synthetic"))
+                        choices=("voc", "sbd", "folder", "synthetic"),
+                        help="dataset reader (see training/train.py)")
     parser.add_argument("--data-dir", default="data/synthetic",
                         help="dataset folder")
-    parser.add_argument("--split", default="val")
+    parser.add_argument("--split", default="val",
+                        help="split to score: train, val, test, ...")
     parser.add_argument("--image-dir", help="folder datasets: image folder")
     parser.add_argument("--label-dir", help="folder datasets: label folder")
     parser.add_argument("--num-classes", type=int,

@@ -29,10 +29,15 @@ def positive_int(text):
     return value
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                    argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the examples' line breaks."""
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] + " Resumable; see --help.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=__doc__,
+        formatter_class=HelpFormatter,
     )
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", default="synthetic",
