@@ -6,7 +6,9 @@ Forward crops/s at each `--batch-sizes` and a training step (SGD momentum
 - `tf graph`: `tf.function` of `model(x, training=False)` (Grappler and
   oneDNN fuse Conv2D + BiasAdd + FusedBatchNorm + ReLU themselves);
 - `tf xla`: the same under `jit_compile=True`;
-- `tf folded graph` / `tf folded xla`: the model returned by
+- `tf graph + xla pooling`: the plain graph, with only the pooling and
+  unpooling layers compiled by XLA (`pooling_compiled_with_xla`);
+- `tf folded ...`: the same three for the model returned by
   `fold_batch_norm` (BN merged into the convolutions and deconvolutions);
 - `torch` / `torch channels_last`: `torch_reference.TorchDeconvNet` with
   the same weights (copied from the Keras model), eager, under
@@ -14,11 +16,13 @@ Forward crops/s at each `--batch-sizes` and a training step (SGD momentum
 
 All candidates of one batch size are timed in interleaved rounds, so the
 ratio best-TF / best-PyTorch is measured in the same run. Beyond the first
-batch size, `tf folded xla` and NCHW `torch` are left out (they were the
-slowest of their framework at batch 1 and 8 in our runs), to keep
+batch size, the whole-model XLA variants and NCHW `torch` are left out
+(they were the slowest of their framework at batch 1 and 8 in our runs;
+XLA's CPU convolutions are slower than oneDNN's), to keep
 `run.py all` within 15 minutes.
 """
 
+import contextlib
 import copy
 import time
 
@@ -30,9 +34,35 @@ from common import rss_mib
 from common import time_interleaved
 
 TARGET_FORWARD_RATIO = 1.2
-SMALL_BATCH_ONLY = ("tf folded xla", "torch")
+SMALL_BATCH_ONLY = ("tf folded xla", "tf xla", "torch")
 NUM_CLASSES = 21
 INPUT_SIZE = 224
+
+
+@contextlib.contextmanager
+def pooling_compiled_with_xla(model):
+    """While tracing, runs the model's (un)pooling layers as XLA clusters.
+
+    A plain `tf.function` keeps oneDNN's convolutions (faster on CPU than
+    XLA's), but runs the switch and unpooling ops one by one; a nested
+    `tf.function(jit_compile=True)` fuses just those. A prototype for the
+    layers (the traced graph keeps the XLA clusters after the `with`).
+    """
+    import tensorflow as tf
+
+    from keras_deconvnet.layers import MaxPoolingWithArgmax2D
+    from keras_deconvnet.layers import MaxUnpooling2D
+
+    layers = [layer for layer in model.layers if isinstance(
+        layer, (MaxPoolingWithArgmax2D, MaxUnpooling2D))]
+    for layer in layers:  # an instance attribute shadows the method
+        layer.call = tf.function(layer.call, jit_compile=True,
+                                 autograph=False)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer.call
 
 
 def _tensorflow_forward_candidates(model, folded, images):
@@ -40,11 +70,15 @@ def _tensorflow_forward_candidates(model, folded, images):
 
     candidates = {}
     for name, network in (("tf", model), ("tf folded", folded)):
-        for mode, jit in (("graph", False), ("xla", True)):
+        for mode, jit in (("graph", False), ("xla", True),
+                          ("graph + xla pooling", False)):
             function = tf.function(
                 lambda x, network=network: network(x, training=False),
                 jit_compile=jit,
             )
+            if mode == "graph + xla pooling":
+                with pooling_compiled_with_xla(network):
+                    function.get_concrete_function(images)
             candidates[f"{name} {mode}"] = (
                 lambda function=function: function(images)
             )
@@ -80,7 +114,8 @@ def _tensorflow_train_candidates(model, images, labels, use_xla):
         from_logits=True
     )
     candidates = {}
-    for mode, jit in (("graph", False), ("xla", True)):
+    for mode, jit in (("graph", False), ("xla", True),
+                      ("graph + xla pooling", False)):
         if jit and not use_xla:
             continue
         optimizer = keras.optimizers.SGD(learning_rate=1e-6, momentum=0.9)
@@ -94,6 +129,9 @@ def _tensorflow_train_candidates(model, images, labels, use_xla):
             return loss
 
         function = tf.function(step, jit_compile=jit)
+        if mode == "graph + xla pooling":
+            with pooling_compiled_with_xla(model):
+                function.get_concrete_function(images, labels)
         candidates[f"tf train {mode}"] = (
             lambda function=function: function(images, labels).numpy()
         )
