@@ -129,6 +129,9 @@ def run(args, torch_available):
         repeats = 2  # calls of several seconds each
         timings = time_interleaved(candidates, repeats, 1)
 
+    stages = {key: round(value, 3) if isinstance(value, float) else value
+              for key, value in segmenter.last_timings.items()}
+    section.note(f"Segmenter stages of its last call, seconds: {stages}")
     section.add_timings(timings, {"boxes": len(boxes)})
     median = {name: timing["median_s"] for name, timing in timings.items()}
     paths = (
