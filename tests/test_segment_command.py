@@ -9,9 +9,14 @@ from PIL import Image  # noqa: E402
 
 import keras_deconvnet  # noqa: E402
 from keras_deconvnet.__main__ import main  # noqa: E402
-from keras_deconvnet.commands.demo import generated_image  # noqa: E402
+from keras_deconvnet.data.synthetic import synthetic_example  # noqa: E402
 
 SMALL_WIDTH = 0.0625
+
+
+def generated_image(size):
+    """A synthetic-dataset picture (objects on texture), uint8 RGB."""
+    return synthetic_example(0, image_size=(size, size))["image"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +30,7 @@ def saved_model(tmp_path_factory):
 
 def test_segment_writes_labels_overlay_and_proposals(tmp_path, saved_model, capsys):
     image_path = tmp_path / "scene.png"
-    Image.fromarray(generated_image(size=160).astype(np.uint8)).save(image_path)
+    Image.fromarray(generated_image(160)).save(image_path)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")
     out = tmp_path / "out"
@@ -64,7 +69,7 @@ def test_segment_writes_labels_overlay_and_proposals(tmp_path, saved_model, caps
 def test_segment_whole_mode_matches_segmenter(tmp_path, saved_model):
     from keras_deconvnet.inference import Segmenter
 
-    image = generated_image(size=96).astype(np.uint8)
+    image = generated_image(96)
     Image.fromarray(image).save(tmp_path / "small.png")
     status = main(
         ["segment", str(tmp_path / "small.png"), "--model", str(saved_model),
