@@ -43,6 +43,12 @@ def add_parser(subparsers, name):
         help="SGD learning rate (the paper uses 0.01 from ImageNet weights; "
         "this short from-scratch run learns visibly faster at 0.03)",
     )
+    parser.add_argument(
+        "--num-train", type=int, default=48, help="synthetic training images"
+    )
+    parser.add_argument(
+        "--num-val", type=int, default=8, help="synthetic validation images"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--skip-export",
@@ -74,7 +80,10 @@ def run(args):
     _step(1, f"Synthetic VOC-format dataset in {dataset_dir}")
     if not os.path.isdir(os.path.join(dataset_dir, "JPEGImages")):
         data.write_synthetic_voc(
-            dataset_dir, num_train=48, num_val=8, seed=args.seed
+            dataset_dir,
+            num_train=args.num_train,
+            num_val=args.num_val,
+            seed=args.seed,
         )
     validation = data.load_source("synthetic", dataset_dir, "val")
     print(
