@@ -93,7 +93,7 @@ def run(args, torch_available):
 
     def segmenter_forward():
         for start in range(0, len(boxes), batch_size):
-            model(crops[start : start + batch_size], training=False).numpy()
+            model.predict_on_batch(crops[start : start + batch_size])
 
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
