@@ -16,7 +16,7 @@ import keras
 from keras_deconvnet.layers import CaffePreprocessing
 from keras_deconvnet.layers import CropToReference
 from keras_deconvnet.models import vgg16_encoder
-from keras_deconvnet.models.fcn8s import BilinearUpsampling
+from keras_deconvnet.models.fcn8s import upsample_scores
 
 # The BGR mean of the FCN models (fcn.berkeleyvision.org, voc_layers.py).
 FCN_BGR_MEAN = (104.00699, 116.66877, 122.67892)
@@ -27,19 +27,6 @@ CROP_OFFSETS = {"score_pool4c": 5, "score_pool3c": 9, "score": 31}
 
 def _score(x, num_classes, name):
     return keras.layers.Conv2D(num_classes, 1, dtype="float32", name=name)(x)
-
-
-def _upsample(x, num_classes, factor, name):
-    return keras.layers.Conv2DTranspose(
-        num_classes,
-        2 * factor,
-        strides=factor,
-        padding="valid",
-        use_bias=False,
-        kernel_initializer=BilinearUpsampling(),
-        dtype="float32",
-        name=name,
-    )(x)
 
 
 def FCN8sCaffe(
@@ -111,19 +98,19 @@ def FCN8sCaffe(
         x = keras.layers.Dropout(0.5, name=f"{layer_name}_dropout")(x)
 
     score = _score(x, num_classes, "score_fr")
-    score = _upsample(score, num_classes, 2, "upscore2")
+    score = upsample_scores(score, num_classes, 2, "upscore2", padding="valid")
     score_pool4 = _score(pools[4], num_classes, "score_pool4")
     score_pool4 = CropToReference(
         CROP_OFFSETS["score_pool4c"], name="score_pool4c"
     )(score_pool4, score)
     score = keras.layers.Add(name="fuse_pool4")([score, score_pool4])
-    score = _upsample(score, num_classes, 2, "upscore_pool4")
+    score = upsample_scores(score, num_classes, 2, "upscore_pool4", padding="valid")
     score_pool3 = _score(pools[3], num_classes, "score_pool3")
     score_pool3 = CropToReference(
         CROP_OFFSETS["score_pool3c"], name="score_pool3c"
     )(score_pool3, score)
     score = keras.layers.Add(name="fuse_pool3")([score, score_pool3])
-    score = _upsample(score, num_classes, 8, "upscore8")
+    score = upsample_scores(score, num_classes, 8, "upscore8", padding="valid")
     outputs = CropToReference(CROP_OFFSETS["score"], name="score")(
         score, inputs
     )

@@ -32,12 +32,13 @@ class BilinearUpsampling(keras.initializers.Initializer):
         return {}
 
 
-def _upsample(x, num_classes, factor, name):
+def upsample_scores(x, num_classes, factor, name, padding="same"):
+    """Learned upsampling of class scores, initialised to bilinear."""
     return keras.layers.Conv2DTranspose(
         num_classes,
         2 * factor,
         strides=factor,
-        padding="same",
+        padding=padding,
         use_bias=False,
         kernel_initializer=BilinearUpsampling(),
         dtype="float32",
@@ -112,15 +113,15 @@ def FCN8s(
         x = keras.layers.Dropout(0.5, name=f"{layer_name}_dropout")(x)
 
     score = _score(x, num_classes, "score_fr")
-    score = _upsample(score, num_classes, 2, "upscore2")
+    score = upsample_scores(score, num_classes, 2, "upscore2")
     score_pool4 = _score(pools[4], num_classes, "score_pool4", 0.001)
     score = CropToReference(name="upscore2_crop")(score, score_pool4)
     score = keras.layers.Add(name="fuse_pool4")([score, score_pool4])
-    score = _upsample(score, num_classes, 2, "upscore_pool4")
+    score = upsample_scores(score, num_classes, 2, "upscore_pool4")
     score_pool3 = _score(pools[3], num_classes, "score_pool3", 0.0001)
     score = CropToReference(name="upscore_pool4_crop")(score, score_pool3)
     score = keras.layers.Add(name="fuse_pool3")([score, score_pool3])
-    score = _upsample(score, num_classes, 8, "upscore8")
+    score = upsample_scores(score, num_classes, 8, "upscore8")
     outputs = CropToReference(name="score")(score, inputs)
     model = keras.Model(inputs, outputs, name=name)
     weights_module.load_initial_weights(model, weights)
