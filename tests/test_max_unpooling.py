@@ -156,3 +156,44 @@ def test_matches_pytorch_max_unpool(seed):
         np.asarray(pooled), torch_pooled.numpy().transpose(0, 2, 3, 1)
     )
     np.testing.assert_array_equal(ours, theirs.numpy().transpose(0, 2, 3, 1))
+
+
+@requires_tensorflow
+def test_xla_clusters_inside_a_graph_equal_the_plain_ops(rng):
+    """`jit_compile=True`: same values and gradients, saved in the config."""
+    import tensorflow as tf
+
+    from keras_deconvnet.layers import pooling_jit_compile
+    from keras_deconvnet.layers import window_utils
+
+    inputs = keras.Input((8, 8, 3))
+    features = keras.layers.Conv2D(3, 3, padding="same")(inputs)
+    pooled, switches = MaxPoolingWithArgmax2D(name="pool")(features)
+    model = keras.Model(inputs, MaxUnpooling2D(name="unpool")(pooled, switches))
+    x = tf.constant(layer_testing.random_with_ties(rng, (2, 8, 8, 3)))
+
+    def values_and_gradient():
+        @tf.function
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = model(x)
+                loss = tf.reduce_sum(y * y)
+            return y, tape.gradient(loss, x)
+
+        return [t.numpy() for t in run(x)]
+
+    plain = values_and_gradient()
+    with pooling_jit_compile(model, True):
+        compiled = values_and_gradient()
+        assert model.get_layer("pool").get_config()["jit_compile"] is True
+    # The XLA functions really were built and used.
+    assert model.get_layer("pool") in window_utils._compiled_functions
+    assert model.get_layer("unpool") in window_utils._compiled_functions
+    assert model.get_layer("pool").jit_compile is False  # restored
+    for a, b in zip(plain, compiled):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    restored = MaxUnpooling2D.from_config(
+        MaxUnpooling2D(jit_compile=True).get_config()
+    )
+    assert restored.jit_compile is True

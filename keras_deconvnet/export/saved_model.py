@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras_deconvnet.export import input_checks
 from keras_deconvnet.inference.aggregate import aggregate
 from keras_deconvnet.inference.crops import crop_proposals
+from keras_deconvnet.layers import pooling_jit_compile
 
 SIGNATURES = ("serving_default", "predict_crops", "segment")
 DEFAULT_MAX_IMAGE_SIZE = 4096
@@ -203,17 +204,19 @@ def export_saved_model(
             "versions are immutable: pass another --version or none (the "
             "next free number)."
         )
-    archive = build_export_archive(
-        model,
-        max_image_size=max_image_size,
-        crop_batch_size=crop_batch_size,
-        aggregation=aggregation,
-    )
     os.makedirs(directory, exist_ok=True)
     # Non-numeric names are ignored by TF-Serving's version policy.
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=directory)
     try:
-        archive.write_out(staging, verbose=False)
+        # Plain ops only: a serving runtime may have no XLA.
+        with pooling_jit_compile(model, False):
+            archive = build_export_archive(
+                model,
+                max_image_size=max_image_size,
+                crop_batch_size=crop_batch_size,
+                aggregation=aggregation,
+            )
+            archive.write_out(staging, verbose=False)
         os.rename(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_deconvnet.export.saved_model import model_crop_size
+from keras_deconvnet.layers import pooling_jit_compile
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -180,7 +181,11 @@ def convert_to_tflite(
         )
     crop_size = model_crop_size(model)
     with tempfile.TemporaryDirectory() as saved_model_dir:
-        _crop_archive(model, crop_size).write_out(saved_model_dir, verbose=False)
+        # Builtin ops only: no XLA clusters in the converted graph.
+        with pooling_jit_compile(model, False):
+            _crop_archive(model, crop_size).write_out(
+                saved_model_dir, verbose=False
+            )
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":

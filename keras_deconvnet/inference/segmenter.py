@@ -13,6 +13,7 @@ from keras_deconvnet.inference.crops import crop_proposals
 from keras_deconvnet.inference.ensemble import ENSEMBLES
 from keras_deconvnet.inference.ensemble import ensemble_scores
 from keras_deconvnet.inference.ensemble import to_probabilities
+from keras_deconvnet.layers import pooling_jit_compile
 from keras_deconvnet.proposals.edges import to_rgb_uint8
 
 MODES = ("proposals", "whole")
@@ -146,7 +147,8 @@ class Segmenter:
             batch = crops[start : start + self.batch_size]
             # The compiled predict function (a graph on TensorFlow, jit on
             # JAX), in inference mode: eager calls were 1.6x slower.
-            scores = self.model.predict_on_batch(batch)
+            with pooling_jit_compile(self.model, True):
+                scores = self.model.predict_on_batch(batch)
             outputs.append(tf.cast(keras.ops.convert_to_numpy(scores), tf.float32))
         return tf.concat(outputs, axis=0)
 

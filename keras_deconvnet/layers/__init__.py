@@ -1,5 +1,7 @@
 """Layers of keras_deconvnet, all written with `keras.ops` only."""
 
+import contextlib
+
 from keras_deconvnet.layers.caffe_preprocessing import CaffePreprocessing
 from keras_deconvnet.layers.crop_to_reference import CropToReference
 from keras_deconvnet.layers.max_pooling_with_argmax import (
@@ -12,4 +14,43 @@ __all__ = [
     "CropToReference",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
+    "pooling_jit_compile",
+    "set_pooling_jit_compile",
 ]
+
+
+def _pooling_layers(model):
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, (MaxPoolingWithArgmax2D, MaxUnpooling2D))
+    ]
+
+
+def set_pooling_jit_compile(model, enabled=True):
+    """Turns XLA clusters for the model's (un)pooling layers on or off.
+
+    Returns the number of layers changed. See
+    `MaxPoolingWithArgmax2D(jit_compile=...)`.
+    """
+    layers = _pooling_layers(model)
+    for layer in layers:
+        layer.jit_compile = bool(enabled)
+    return len(layers)
+
+
+@contextlib.contextmanager
+def pooling_jit_compile(model, enabled=True):
+    """`set_pooling_jit_compile` for a block, then the previous values.
+
+    Graphs traced inside the block keep what they were traced with.
+    """
+    layers = _pooling_layers(model)
+    previous = [layer.jit_compile for layer in layers]
+    try:
+        for layer in layers:
+            layer.jit_compile = bool(enabled)
+        yield
+    finally:
+        for layer, value in zip(layers, previous):
+            layer.jit_compile = value

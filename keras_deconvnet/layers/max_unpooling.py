@@ -24,6 +24,8 @@ class MaxUnpooling2D(keras.layers.Layer):
 
     Args:
         pool_size: int or tuple of 2 ints; must match the pooling layer.
+        jit_compile: as in `MaxPoolingWithArgmax2D`: an XLA cluster inside
+            traced TensorFlow graphs.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -44,8 +46,9 @@ class MaxUnpooling2D(keras.layers.Layer):
     TensorShape([2, 8, 8, 3])
     """
 
-    def __init__(self, pool_size=2, **kwargs):
+    def __init__(self, pool_size=2, jit_compile=False, **kwargs):
         super().__init__(**kwargs)
+        self.jit_compile = bool(jit_compile)
         self.pool_size = window_utils.normalize_pair(pool_size, "pool_size")
 
     def _split(self, inputs, switches):
@@ -88,8 +91,12 @@ class MaxUnpooling2D(keras.layers.Layer):
                 "positions from MaxPoolingWithArgmax2D). Received: "
                 f"switches.dtype={switches.dtype}"
             )
+        return window_utils.run_maybe_compiled(
+            self, self._unpool, values, ops.cast(switches, "int32")
+        )
+
+    def _unpool(self, values, switches):
         pool_height, pool_width = self.pool_size
-        switches = ops.cast(switches, "int32")
         zeros = ops.zeros_like(values)
         shape = ops.shape(values)
         height, width, channels = shape[1], shape[2], shape[3]
@@ -129,4 +136,8 @@ class MaxUnpooling2D(keras.layers.Layer):
         )
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size}
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "jit_compile": self.jit_compile,
+        }

@@ -12,6 +12,8 @@ import time
 
 import keras
 
+from keras_deconvnet.layers import set_pooling_jit_compile
+
 from keras_deconvnet.training import batch_norm_check
 from keras_deconvnet.training import checkpoints
 from keras_deconvnet.training import run_setup
@@ -257,6 +259,9 @@ def train(
         setup, bn_examples, verbose
     )
     if setup.is_chief:
+        # Saved models need no XLA: (un)pooling clusters are a training
+        # and inference speed-up, turned on again by those paths.
+        set_pooling_jit_compile(model, False)
         model.save(model_path)
         history.save(batch_norm=batch_norm)
         with open(os.path.join(out_dir, "training_summary.json"), "w") as file:
