@@ -24,5 +24,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS)
 
+# CPU benchmarks beside the PyTorch reference (torch is a benchmark-only extra).
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
+	$(BIN)/python benchmarks/run.py all --json benchmarks/results/latest.json
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info
