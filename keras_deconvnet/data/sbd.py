@@ -17,14 +17,13 @@ import os
 import numpy as np
 
 from keras_deconvnet.data.boxes import box_from_mask
-from keras_deconvnet.data.source import ExampleFiles
 from keras_deconvnet.data.source import InvalidExampleError
 from keras_deconvnet.data.source import SegmentationSource
 from keras_deconvnet.data.source import read_image
 from keras_deconvnet.data.source import require_directory
 from keras_deconvnet.data.voc import read_split_file
-from keras_deconvnet.palette import VOC_CLASSES
-from keras_deconvnet.palette import VOC_IGNORE_LABEL
+from keras_deconvnet.data.voc import voc_style_files
+from keras_deconvnet.data.voc import with_voc_classes
 
 
 def find_sbd_root(data_dir):
@@ -69,26 +68,11 @@ class SBDSegmentation(SegmentationSource):
         root = find_sbd_root(data_dir)
         image_dir = require_directory(os.path.join(root, "img"), "Image")
         class_dir = require_directory(os.path.join(root, "cls"), "Label")
-        instance_dir = os.path.join(root, "inst")
-        has_instances = os.path.isdir(instance_dir)
         names = read_split_file(os.path.join(root, f"{split}.txt"))
-        files = [
-            ExampleFiles(
-                name,
-                os.path.join(image_dir, f"{name}.jpg"),
-                os.path.join(class_dir, f"{name}.mat"),
-                (
-                    os.path.join(instance_dir, f"{name}.mat")
-                    if has_instances
-                    else None
-                ),
-            )
-            for name in names
-        ]
-        kwargs.setdefault("num_classes", len(VOC_CLASSES))
-        kwargs.setdefault("ignore_label", VOC_IGNORE_LABEL)
-        kwargs.setdefault("class_names", VOC_CLASSES)
-        kwargs.setdefault("name", f"sbd/{split}")
+        files = voc_style_files(
+            names, image_dir, class_dir, os.path.join(root, "inst"), ".mat"
+        )
+        with_voc_classes(kwargs, f"sbd/{split}")
         super().__init__(files, **kwargs)
         self.root = root
         self.split = split

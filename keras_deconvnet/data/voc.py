@@ -43,6 +43,37 @@ def read_split_file(path):
         return [line.split()[0] for line in file if line.strip()]
 
 
+def voc_style_files(names, image_dir, label_dir, instance_dir, suffix):
+    """`ExampleFiles` for `<name>.jpg` images and `<name><suffix>` labels.
+
+    Instance files come from `instance_dir` when that folder exists (VOC's
+    SegmentationObject, SBD's inst), else they are `None`.
+    """
+    has_instances = os.path.isdir(instance_dir)
+    return [
+        ExampleFiles(
+            name,
+            os.path.join(image_dir, f"{name}.jpg"),
+            os.path.join(label_dir, f"{name}{suffix}"),
+            (
+                os.path.join(instance_dir, f"{name}{suffix}")
+                if has_instances
+                else None
+            ),
+        )
+        for name in names
+    ]
+
+
+def with_voc_classes(kwargs, name):
+    """`kwargs` defaulted to VOC's 21 classes and 255 ignore label."""
+    kwargs.setdefault("num_classes", len(VOC_CLASSES))
+    kwargs.setdefault("ignore_label", VOC_IGNORE_LABEL)
+    kwargs.setdefault("class_names", VOC_CLASSES)
+    kwargs.setdefault("name", name)
+    return kwargs
+
+
 class VOCSegmentation(SegmentationSource):
     """PASCAL VOC 2012 segmentation (21 classes, 255 ignored).
 
@@ -62,28 +93,17 @@ class VOCSegmentation(SegmentationSource):
         class_dir = require_directory(
             os.path.join(root, "SegmentationClass"), "Label"
         )
-        object_dir = os.path.join(root, "SegmentationObject")
-        has_objects = os.path.isdir(object_dir)
         names = read_split_file(
             os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt")
         )
-        files = [
-            ExampleFiles(
-                name,
-                os.path.join(image_dir, f"{name}.jpg"),
-                os.path.join(class_dir, f"{name}.png"),
-                (
-                    os.path.join(object_dir, f"{name}.png")
-                    if has_objects
-                    else None
-                ),
-            )
-            for name in names
-        ]
-        kwargs.setdefault("num_classes", len(VOC_CLASSES))
-        kwargs.setdefault("ignore_label", VOC_IGNORE_LABEL)
-        kwargs.setdefault("class_names", VOC_CLASSES)
-        kwargs.setdefault("name", f"voc/{split}")
+        files = voc_style_files(
+            names,
+            image_dir,
+            class_dir,
+            os.path.join(root, "SegmentationObject"),
+            ".png",
+        )
+        with_voc_classes(kwargs, f"voc/{split}")
         super().__init__(files, **kwargs)
         self.root = root
         self.split = split
