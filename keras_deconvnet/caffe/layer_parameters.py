@@ -117,6 +117,16 @@ def _text_first(message, key, default=None):
     return values[0] if values else default
 
 
+def _text_pair(message, name, prefix, default):
+    """`_pair` of a prototxt message's `name` / `<prefix>_h` + `_w` fields."""
+    return _pair(
+        _text_ints(message, name),
+        _text_first(message, f"{prefix}_h"),
+        _text_first(message, f"{prefix}_w"),
+        default,
+    )
+
+
 def text_layer_parameters(layer):
     """The same dict as `decode_layer_parameters`, from a prototxt layer.
 
@@ -131,48 +141,18 @@ def text_layer_parameters(layer):
             "num_output": _text_first(message, "num_output"),
             "bias_term": _text_first(message, "bias_term", "true")
             in ("true", True, 1),
-            "pad": _pair(
-                _text_ints(message, "pad"),
-                _text_first(message, "pad_h"),
-                _text_first(message, "pad_w"),
-                0,
-            ),
-            "kernel": _pair(
-                _text_ints(message, "kernel_size"),
-                _text_first(message, "kernel_h"),
-                _text_first(message, "kernel_w"),
-                None,
-            ),
-            "stride": _pair(
-                _text_ints(message, "stride"),
-                _text_first(message, "stride_h"),
-                _text_first(message, "stride_w"),
-                1,
-            ),
+            "pad": _text_pair(message, "pad", "pad", 0),
+            "kernel": _text_pair(message, "kernel_size", "kernel", None),
+            "stride": _text_pair(message, "stride", "stride", 1),
             "group": _text_first(message, "group", 1),
         }
     message = _text_first(layer, "pooling_param")
     if message is not None:
         parameters["pooling"] = {
             "method": str(_text_first(message, "pool", "MAX")),
-            "kernel": _pair(
-                _text_ints(message, "kernel_size"),
-                _text_first(message, "kernel_h"),
-                _text_first(message, "kernel_w"),
-                None,
-            ),
-            "stride": _pair(
-                _text_ints(message, "stride"),
-                _text_first(message, "stride_h"),
-                _text_first(message, "stride_w"),
-                1,
-            ),
-            "pad": _pair(
-                _text_ints(message, "pad"),
-                _text_first(message, "pad_h"),
-                _text_first(message, "pad_w"),
-                0,
-            ),
+            "kernel": _text_pair(message, "kernel_size", "kernel", None),
+            "stride": _text_pair(message, "stride", "stride", 1),
+            "pad": _text_pair(message, "pad", "pad", 0),
         }
     message = _text_first(layer, "bn_param")
     if message is not None:
