@@ -5,8 +5,14 @@ the stage-1 model. Rerunning the same command after a crash or kill
 resumes from the last checkpoint. Thin wrapper over
 `keras_deconvnet.training.trainer.train`.
 
+A recipe file (`--config`, YAML or JSON) holds any of the flags below,
+keyed by the flag's name with underscores (`batch_size: 8`,
+`scale_range: [0.5, 1.0]`); flags on the command line override it.
+
 Examples:
 
+    python training/train.py --config training/configs/camvid_deconvnet.yaml \\
+        --data-dir data/camvid --out saved_models/camvid
     python training/train.py --stage 1 --dataset synthetic \\
         --data-dir data/synthetic --width 0.0625 --epochs 2 \\
         --steps-per-epoch 20 --batch-size 4
@@ -16,6 +22,7 @@ Examples:
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -53,16 +60,26 @@ def build_parser():
                       "and synthetic have 21)")
     data.add_argument("--ignore-label", type=int,
                       help="label without loss (VOC 255, CamVid 11)")
-    data.add_argument("--crops", choices=("objects", "proposals", "whole"),
+    data.add_argument("--crops",
+                      choices=("objects", "proposals", "whole", "random"),
                       help="override the stage's crops: objects (stage 1), "
                       "proposals (stage 2), whole (resized images, the "
-                      "FCN-style baseline)")
+                      "FCN-style baseline), random (a random --input-size "
+                      "crop of each full-resolution image rescaled by a "
+                      "factor in --scale-range, padded with the ignore "
+                      "label, randomly flipped; one crop per image per "
+                      "pass)")
+    data.add_argument("--scale-range", type=float, nargs=2,
+                      metavar=("LOW", "HIGH"),
+                      help="--crops random: range of the random scale "
+                      "factor of the full-size image (default 0.5 1.0)")
     data.add_argument("--margin", type=float, default=0.1,
                       help="box growth per side for stage crops")
     data.add_argument("--iou-threshold", type=float, default=0.5,
                       help="stage 2: minimum IoU of a proposal with a "
                       "ground-truth instance box")
-    data.add_argument("--class-weighting", action="store_true",
+    data.add_argument("--class-weighting",
+                      action=argparse.BooleanOptionalAction, default=False,
                       help="weight the loss by median frequency balancing")
 
     recipe = parser.add_argument_group("recipe (defaults: the paper's)")
@@ -80,16 +97,25 @@ def build_parser():
                         "crops)")
     recipe.add_argument("--batch-size", type=positive_int, default=64,
                         help="global batch, split across replicas")
+    recipe.add_argument("--optimizer", choices=("sgd", "adam"),
+                        default="sgd",
+                        help="sgd: Caffe's SGD with momentum (the paper); "
+                        "adam: AdamW with decoupled --weight-decay on "
+                        "kernels only (try --lr 0.001)")
     recipe.add_argument("--lr", type=float, default=0.01,
                         help="base learning rate")
-    recipe.add_argument("--momentum", type=float, default=0.9)
+    recipe.add_argument("--momentum", type=float, default=0.9,
+                        help="SGD momentum")
     recipe.add_argument("--weight-decay", type=float, default=0.0005,
-                        help="L2 on kernels only, added to the gradient "
-                        "(Caffe); biases get 2x the learning rate")
-    recipe.add_argument("--schedule", choices=("plateau", "step"),
+                        help="decay of kernels only: for sgd an L2 term "
+                        "added to the gradient (Caffe), biases getting 2x "
+                        "the learning rate; for adam decoupled (AdamW)")
+    recipe.add_argument("--schedule", choices=("plateau", "step", "poly"),
                         default="plateau",
                         help="plateau: lr x0.1 when val mIoU stalls; step: "
-                        "Caffe's x0.1 every --step-size steps")
+                        "Caffe's x0.1 every --step-size steps; poly: lr x "
+                        "(1 - step / total) ** 0.9, reaching 0 after "
+                        "--epochs x --steps-per-epoch steps")
     recipe.add_argument("--step-size", type=positive_int,
                         help="step schedule period (default 9000 stage 1, "
                         "10000 stage 2)")
@@ -101,7 +127,8 @@ def build_parser():
                         help="crop side, a multiple of 32 >= 224")
     recipe.add_argument("--seed", type=int, default=0,
                         help="seeds weights, crop order, crops and flips")
-    recipe.add_argument("--mixed-precision", action="store_true",
+    recipe.add_argument("--mixed-precision",
+                        action=argparse.BooleanOptionalAction, default=False,
                         help="mixed_float16 on GPU (loss scaling), "
                         "mixed_bfloat16 on CPU; scores and loss in float32")
     recipe.add_argument("--jit-compile", choices=("auto", "on", "off"),
@@ -113,6 +140,10 @@ def build_parser():
                         "re-estimated after training (0: skip)")
 
     run = parser.add_argument_group("run")
+    run.add_argument("--config", metavar="FILE",
+                     help="YAML or JSON file of flag values (keys: flag "
+                     "names with underscores); command-line flags "
+                     "override it")
     run.add_argument("--out", help="run folder (default: saved_models/"
                      "<dataset>-stage<k>-<time>, or the newest unfinished "
                      "one, which is resumed)")
@@ -133,8 +164,104 @@ def build_parser():
     return parser
 
 
+def parse_args(argv=None):
+    """Parses `argv`, with the `--config` file's values as defaults."""
+    parser = build_parser()
+    config_parser = argparse.ArgumentParser(add_help=False)
+    config_parser.add_argument("--config")
+    known, _ = config_parser.parse_known_args(argv)
+    if known.config:
+        parser.set_defaults(**config_defaults(parser, known.config))
+    return parser.parse_args(argv)
+
+
+def read_config_file(path):
+    """The `{key: value}` mapping of a JSON (`.json`) or YAML file."""
+    with open(path) as file:
+        text = file.read()
+    try:
+        if path.endswith(".json"):
+            values = json.loads(text)
+        else:
+            values = _load_yaml(text)
+    except ValueError as error:
+        raise ValueError(f"Could not read the config file {path}: {error}")
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValueError(f"The config file {path} must hold a mapping of "
+                         f"flag names to values. Received: {values!r}")
+    return values
+
+
+def _load_yaml(text):
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError("YAML files need PyYAML (pip install pyyaml, or "
+                         "keras-deconvnet[training]); JSON files do not")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(str(error))
+
+
+def config_defaults(parser, path):
+    """Checks a config file's values like flags; returns parser defaults.
+
+    Each value goes through its flag's `type` and `choices`, so a file
+    is held to the command line's rules. Errors name the key and the file
+    (through `parser.error`, which exits with status 2).
+    """
+    try:
+        values = read_config_file(path)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    actions = {action.dest: action for action in parser._actions
+               if action.option_strings and action.dest not in (
+                   "help", "config")}
+    defaults = {}
+    for key, value in values.items():
+        action = actions.get(key)
+        if action is None:
+            parser.error(
+                f"unknown key `{key}` in the config file {path}; keys are "
+                "train.py's flags with underscores, e.g. batch_size")
+        try:
+            defaults[key] = _flag_value(action, value)
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as error:
+            parser.error(f"`{key}` in the config file {path}: {error}. "
+                         f"Received: {key}={value!r}")
+    return defaults
+
+
+def _flag_value(action, value):
+    """`value` converted and checked as the command line would."""
+    if action.nargs == 0:  # store_true, --flag/--no-flag
+        if not isinstance(value, bool):
+            raise TypeError("must be true or false")
+        return value
+    if value is None:
+        return None
+    if isinstance(action.nargs, int):
+        if not isinstance(value, list) or len(value) != action.nargs:
+            raise TypeError(f"must be a list of {action.nargs} values")
+        return [_scalar_value(action, item) for item in value]
+    return _scalar_value(action, value)
+
+
+def _scalar_value(action, value):
+    if isinstance(value, (bool, list, dict)):
+        raise TypeError("must be a single number or string")
+    converted = (action.type or str)(str(value))
+    if action.choices is not None and converted not in action.choices:
+        raise ValueError(
+            f"must be one of {', '.join(map(str, action.choices))}")
+    return converted
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     if args.logical_cpus:
         from keras_deconvnet.training.strategies import configure_logical_cpus
 
@@ -142,10 +269,15 @@ def main(argv=None):
     from keras_deconvnet.training.callbacks import TrainingDivergedError
     from keras_deconvnet.training.trainer import train
 
+    options = {}
+    if args.scale_range is not None:  # else train's default
+        options["scale_range"] = tuple(args.scale_range)
     try:
         result = train(
+            **options,
             dataset=args.dataset, data_dir=args.data_dir, out_dir=args.out,
             stage=args.stage, crops=args.crops, strategy=args.strategy,
+            optimizer=args.optimizer,
             epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
             batch_size=args.batch_size, learning_rate=args.lr,
             momentum=args.momentum, weight_decay=args.weight_decay,

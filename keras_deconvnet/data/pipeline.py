@@ -5,16 +5,26 @@ Each element is read by the source's Python reader (PIL/SciPy) inside
 then resized, randomly cropped and flipped with TensorFlow ops. All
 randomness is stateless, keyed by `(seed, element counter)`, so a seed
 fixes every epoch's order and every crop.
+
+`crops="random"` instead reads each whole image at full resolution,
+rescales it by a random factor in `scale_range` and takes a random
+`input_size` crop (padded with zeros and the ignore label where the
+rescaled image is smaller), so the network trains at the scale of the
+scene rather than on squashed whole images.
 """
 
 import numpy as np
 
 from keras_deconvnet.data import stage_crops
+from keras_deconvnet.data.augmentation import DEFAULT_SCALE_RANGE
+from keras_deconvnet.data.augmentation import check_scale_range
+from keras_deconvnet.data.augmentation import resize_crop_flip
+from keras_deconvnet.data.augmentation import scale_pad_crop_flip
 from keras_deconvnet.data.crops import crop_with_padding
 from keras_deconvnet.data.proposal_cache import default_proposal_fn
 from keras_deconvnet.data.proposal_cache import load_or_compute_proposals
 
-CROP_MODES = ("objects", "proposals", "whole")
+CROP_MODES = ("objects", "proposals", "whole", "random")
 # Decoded examples are kept in memory by default up to this size.
 MAX_AUTO_CACHE_BYTES = 1 << 30
 
@@ -38,7 +48,8 @@ def crop_windows(
     source.validate(progress=progress)
     if crops == "objects":
         return stage_crops.object_windows(source, margin)
-    if crops == "whole":
+    if crops in ("whole", "random"):
+        # Random crops are drawn inside the whole image, later, in TF.
         return stage_crops.whole_windows(source)
     proposal_fn = proposal_fn or default_proposal_fn(max_proposals)
     proposals = load_or_compute_proposals(
@@ -47,36 +58,6 @@ def crop_windows(
     return stage_crops.proposal_windows(
         source, proposals, iou_threshold, margin
     )
-
-
-def _resize_crop_flip(image, label, seed, resize_size, input_size, flip):
-    """Resize (bilinear/nearest), random `input_size` crop, random flip."""
-    import tensorflow as tf
-
-    crop_seed, flip_seed = tf.unstack(
-        tf.random.experimental.stateless_split(seed, num=2)
-    )
-    image = tf.image.resize(image, [resize_size] * 2, method="bilinear")
-    label = tf.image.resize(
-        label[..., None], [resize_size] * 2, method="nearest"
-    )[..., 0]
-    if resize_size > input_size:
-        offset = tf.random.stateless_uniform(
-            [2], crop_seed, maxval=resize_size - input_size + 1, dtype=tf.int32
-        )
-        image = image[
-            offset[0] : offset[0] + input_size,
-            offset[1] : offset[1] + input_size,
-        ]
-        label = label[
-            offset[0] : offset[0] + input_size,
-            offset[1] : offset[1] + input_size,
-        ]
-    if flip:
-        flipped = tf.random.stateless_uniform([], flip_seed) < 0.5
-        image = tf.where(flipped, image[:, ::-1], image)
-        label = tf.where(flipped, label[:, ::-1], label)
-    return image, label
 
 
 def training_dataset(
@@ -88,6 +69,7 @@ def training_dataset(
     margin=0.1,
     iou_threshold=0.5,
     resize_size=None,
+    scale_range=DEFAULT_SCALE_RANGE,
     seed=None,
     shuffle=True,
     repeat=True,
@@ -110,11 +92,17 @@ def training_dataset(
       some ground-truth instance box is >= `iou_threshold`. Proposals are
       computed once per image and cached in `cache_dir`.
     - `"whole"`: each whole image resized to `input_size`, randomly flipped.
+    - `"random"`: each whole image at full resolution, rescaled by a
+      random factor in `scale_range` (image bilinear, label nearest),
+      padded with zeros (label: ignore) where smaller than `input_size`,
+      then a random `input_size` crop, randomly flipped. One crop per
+      image per pass (`crop_count` is the number of images), each pass
+      drawing new scales and places.
 
     Args:
         source: a `SegmentationSource` (`load_source(...)`); validated
             first (every file read once).
-        crops: `"objects"`, `"proposals"` or `"whole"`.
+        crops: `"objects"`, `"proposals"`, `"whole"` or `"random"`.
         batch_size: examples per batch.
         input_size: side of the square crops.
         margin: box growth per side, as a fraction of its size (0.1, the
@@ -122,6 +110,9 @@ def training_dataset(
         iou_threshold: stage 2's minimum overlap with a ground-truth box.
         resize_size: side before the random crop; default
             `round(input_size * 250 / 224)` (250 for 224, as the paper).
+            Stage crops only.
+        scale_range: `(low, high)`, `crops="random"`'s range of scale
+            factors applied to the full-size image (0.5 to 1.0).
         seed: fixes the order and every random crop and flip; `None`
             draws one.
         shuffle: shuffle the crops (each epoch anew).
@@ -166,10 +157,11 @@ def training_dataset(
             f"{source.name} has no ignore label, which crops need for the "
             "padding outside the image. Pass `ignore_label` to the source."
         )
+    scale_range = check_scale_range(scale_range)
     if resize_size is None:
         resize_size = int(round(input_size * 250 / 224))
-    if crops == "whole":
-        resize_size = input_size
+    if crops in ("whole", "random"):
+        resize_size = input_size  # unused by random crops
     if resize_size < input_size:
         raise ValueError(
             f"`resize_size` must be >= `input_size`. Received: "
@@ -225,7 +217,12 @@ def training_dataset(
         image = tf.ensure_shape(tf.cast(image, tf.float32), [None, None, 3])
         label = tf.ensure_shape(label, [None, None])
         element_seed = tf.stack([tf.constant(seed, tf.int64), counter])
-        return _resize_crop_flip(
+        if crops == "random":
+            return scale_pad_crop_flip(
+                image, label, element_seed, scale_range, input_size, flip,
+                ignore_label,
+            )
+        return resize_crop_flip(
             image, label, element_seed, resize_size, input_size, flip
         )
 

@@ -98,3 +98,71 @@ class CaffeSGD(keras.optimizers.SGD):
             "kernel_weight_decay": self.kernel_weight_decay,
             "bias_learning_rate_multiplier": self.bias_learning_rate_multiplier,
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_deconvnet")
+class KernelDecayAdamW(keras.optimizers.AdamW):
+    """AdamW whose decoupled weight decay applies to kernels only.
+
+    Adam adapts the step of every weight, which often converges faster
+    than SGD when training from scratch on a short budget. The decay is
+    AdamW's (`w -= learning_rate * weight_decay * w`, outside the
+    gradient), applied like `CaffeSGD`'s to convolution kernels only:
+    biases and BatchNormalization gamma and beta are not decayed.
+
+    Args:
+        learning_rate: float or schedule (0.001 is Adam's usual value).
+        weight_decay: decoupled decay coefficient for kernels.
+        **kwargs: other `keras.optimizers.AdamW` arguments.
+
+    Example:
+
+    >>> model.compile(optimizer=KernelDecayAdamW(0.001, weight_decay=1e-4))
+    """
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004,
+                 name="kernel_decay_adamw", **kwargs):
+        super().__init__(learning_rate=learning_rate,
+                         weight_decay=weight_decay, name=name, **kwargs)
+
+    def build(self, variables):
+        if self.built:
+            return
+        # Keras' own exclusion list, keyed like its decay step expects
+        # (per backend and distribution strategy).
+        self.exclude_from_weight_decay(var_list=[
+            variable for variable in variables
+            if variable.path.split("/")[-1] not in KERNEL_NAMES
+        ])
+        super().build(variables)
+
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def training_optimizer(name, learning_rate, *, momentum, weight_decay,
+                       bias_learning_rate_multiplier):
+    """The optimizer of `train(optimizer=name)`.
+
+    Args:
+        name: `"sgd"` (`CaffeSGD`, the paper's) or `"adam"`
+            (`KernelDecayAdamW`; `momentum` and the bias multiplier do not
+            apply, and `weight_decay` is decoupled, not an L2 gradient).
+        learning_rate: float or schedule.
+        momentum: SGD momentum.
+        weight_decay: kernel weight decay.
+        bias_learning_rate_multiplier: SGD biases' learning-rate factor.
+
+    Returns:
+        A `keras.optimizers.Optimizer`.
+    """
+    if name == "sgd":
+        return CaffeSGD(
+            learning_rate, momentum=momentum, kernel_weight_decay=weight_decay,
+            bias_learning_rate_multiplier=bias_learning_rate_multiplier,
+        )
+    if name == "adam":
+        return KernelDecayAdamW(learning_rate, weight_decay=weight_decay)
+    raise ValueError(
+        f"`optimizer` must be one of {OPTIMIZERS}. Received: optimizer={name!r}"
+    )

@@ -12,17 +12,20 @@ import numpy as np
 
 import keras
 
+from keras_deconvnet.data.augmentation import check_scale_range
 from keras_deconvnet.training import strategies
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
 from keras_deconvnet.training.losses import median_frequency_weights
-from keras_deconvnet.training.optimizers import CaffeSGD
+from keras_deconvnet.training.optimizers import OPTIMIZERS
+from keras_deconvnet.training.optimizers import training_optimizer
+from keras_deconvnet.training.schedules import SCHEDULES
 from keras_deconvnet.training.schedules import CaffeStepSchedule
+from keras_deconvnet.training.schedules import poly_schedule
 
 STAGE_CROPS = {1: "objects", 2: "proposals"}
-CROPS = ("objects", "proposals", "whole")
+CROPS = ("objects", "proposals", "whole", "random")
 PAPER_STEP_SIZES = {1: 9000, 2: 10000}
 PAPER_EPOCHS = {1: 20, 2: 40}
-SCHEDULES = ("plateau", "step")
 
 
 @dataclasses.dataclass
@@ -64,6 +67,9 @@ def validate(arguments):
     _check(a["schedule"] in SCHEDULES,
            f"`schedule` must be one of {SCHEDULES}. "
            f"Received: schedule={a['schedule']}")
+    _check(a["optimizer"] in OPTIMIZERS,
+           f"`optimizer` must be one of {OPTIMIZERS}. "
+           f"Received: optimizer={a['optimizer']}")
     for name in ("batch_size", "checkpoint_every"):
         _check(isinstance(a[name], int) and a[name] >= 1,
                f"`{name}` must be an int >= 1. Received: {name}={a[name]}")
@@ -72,6 +78,7 @@ def validate(arguments):
         _check(a[name] is None or (isinstance(a[name], int) and a[name] >= 1),
                f"`{name}` must be an int >= 1 or None. "
                f"Received: {name}={a[name]}")
+    a["scale_range"] = check_scale_range(a["scale_range"])
     _check(a["learning_rate"] > 0,
            f"`learning_rate` must be > 0. "
            f"Received: learning_rate={a['learning_rate']}")
@@ -139,16 +146,15 @@ def _datasets(a, crops, batch_size, seed):
     progress = bool(a["verbose"])
     common = dict(batch_size=batch_size, input_size=a["input_size"],
                   progress=progress)
-    train_data = data.training_dataset(
-        train_source, crops=crops, margin=a["margin"],
-        iou_threshold=a["iou_threshold"], seed=seed,
+    crop_options = dict(
+        crops=crops, margin=a["margin"], iou_threshold=a["iou_threshold"],
+        scale_range=a["scale_range"],
         cache_dir=os.path.join(a["out_dir"], "proposal_cache"), **common,
     )
-    bn_data = data.training_dataset(
-        train_source, crops=crops, margin=a["margin"],
-        iou_threshold=a["iou_threshold"], seed=seed + 1,
-        cache_dir=os.path.join(a["out_dir"], "proposal_cache"), **common,
-    )
+    train_data = data.training_dataset(train_source, seed=seed,
+                                       **crop_options)
+    bn_data = data.training_dataset(train_source, seed=seed + 1,
+                                    **crop_options)
     steps = a["steps_per_epoch"] or max(
         1, math.ceil(train_data.crop_count / batch_size)
     )
@@ -225,11 +231,15 @@ def prepare(arguments):
         print("No validation split: using the step schedule instead of "
               "reduce-on-plateau.")
         schedule = "step"
+    epochs = a["epochs"] or PAPER_EPOCHS[a["stage"]]
     learning_rate = a["learning_rate"]
     if schedule == "step":
         learning_rate = CaffeStepSchedule(
             learning_rate, a["step_size"] or PAPER_STEP_SIZES[a["stage"]]
         )
+    elif schedule == "poly":
+        learning_rate = poly_schedule(learning_rate,
+                                      epochs * prepared["steps"])
     num_classes = prepared["num_classes"]
     with strategy.scope():
         model = DeconvNet(
@@ -239,10 +249,9 @@ def prepare(arguments):
             weights=a["init"],
         )
         model.compile(
-            optimizer=CaffeSGD(
-                learning_rate,
-                momentum=a["momentum"],
-                kernel_weight_decay=a["weight_decay"],
+            optimizer=training_optimizer(
+                a["optimizer"], learning_rate, momentum=a["momentum"],
+                weight_decay=a["weight_decay"],
                 bias_learning_rate_multiplier=a[
                     "bias_learning_rate_multiplier"],
             ),
@@ -278,7 +287,7 @@ def prepare(arguments):
         validation_data=prepared["validation_data"],
         validation_steps=prepared["validation_steps"],
         steps_per_epoch=prepared["steps"],
-        epochs=a["epochs"] or PAPER_EPOCHS[a["stage"]],
+        epochs=epochs,
         batch_size=a["batch_size"], schedule=schedule,
         is_chief=strategies.is_chief(), config=config,
         bn_data=prepared["bn_data"], previous_policy=previous_policy,

@@ -1,4 +1,5 @@
-"""Learning-rate schedules of the paper: Caffe steps, or x0.1 on plateau."""
+"""Learning-rate schedules: the paper's Caffe steps or x0.1 on plateau,
+and a polynomial decay to zero for short fixed budgets."""
 
 import keras
 from keras import ops
@@ -77,4 +78,34 @@ def reduce_on_plateau(monitor="val_miou_batch_statistics", patience=3, factor=0.
         mode=mode,
         min_lr=min_learning_rate,
         verbose=1,
+    )
+
+
+SCHEDULES = ("plateau", "step", "poly")
+# Polynomial decay's exponent: DeepLab's "poly" policy for segmentation.
+POLY_POWER = 0.9
+
+
+def poly_schedule(initial_learning_rate, total_steps, power=POLY_POWER):
+    """`base * (1 - step / total_steps) ** power`, reaching 0 at the end.
+
+    The "poly" policy of DeepLab and PSPNet: a fixed budget of
+    `total_steps` (epochs x steps per epoch) ends at a learning rate of
+    zero, without a validation-driven decay.
+
+    Args:
+        initial_learning_rate: learning rate at step 0.
+        total_steps: step at which the learning rate reaches 0.
+        power: exponent of the decay (0.9).
+
+    Returns:
+        A `keras.optimizers.schedules.PolynomialDecay`.
+    """
+    if int(total_steps) < 1:
+        raise ValueError(
+            f"`total_steps` must be >= 1. Received: total_steps={total_steps}"
+        )
+    return keras.optimizers.schedules.PolynomialDecay(
+        initial_learning_rate, decay_steps=int(total_steps),
+        end_learning_rate=0.0, power=power,
     )

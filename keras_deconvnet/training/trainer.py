@@ -12,6 +12,7 @@ import time
 
 import keras
 
+from keras_deconvnet.data.augmentation import DEFAULT_SCALE_RANGE
 from keras_deconvnet.layers import set_pooling_jit_compile
 
 from keras_deconvnet.training import batch_norm_check
@@ -71,11 +72,13 @@ def train(
     out_dir=None,
     stage=1,
     crops=None,
+    scale_range=DEFAULT_SCALE_RANGE,
     strategy="default",
     epochs=None,
     steps_per_epoch=None,
     batch_size=64,
     learning_rate=0.01,
+    optimizer="sgd",
     momentum=0.9,
     weight_decay=0.0005,
     bias_learning_rate_multiplier=2.0,
@@ -128,22 +131,31 @@ def train(
         out_dir: run folder; default `saved_models/<dataset>-stage<k>-<time>`
             (or the newest unfinished such run, which is resumed).
         stage: 1 or 2 (picks the crops and the step-schedule size).
-        crops: override the stage's crops: `"objects"`, `"proposals"` or
-            `"whole"`.
+        crops: override the stage's crops: `"objects"`, `"proposals"`,
+            `"whole"` or `"random"` (random crops of the full-resolution
+            image rescaled by a factor in `scale_range`; see
+            `keras_deconvnet.data.training_dataset`).
+        scale_range: `(low, high)` scale factors of `crops="random"`.
         strategy: `"default"`, `"mirrored"` or `"multi_worker"`.
         epochs: number of epochs (default: 20 for stage 1, 40 for stage 2,
             which with 1000 steps each are the paper's 20k/40k iterations).
         steps_per_epoch: steps per epoch (default: one pass over the
             crops).
         batch_size: global batch size (64), split across replicas.
-        learning_rate: base learning rate (0.01).
+        learning_rate: base learning rate (0.01; Adam usually wants 0.001).
+        optimizer: `"sgd"` (`CaffeSGD`, the paper's) or `"adam"`
+            (`KernelDecayAdamW`: `weight_decay` is decoupled, kernels
+            only; `momentum` and the bias multiplier do not apply).
         momentum: SGD momentum (0.9).
-        weight_decay: L2 on kernels, in the gradient (0.0005).
+        weight_decay: kernel weight decay (0.0005): an L2 term in the
+            gradient for SGD, decoupled for Adam.
         bias_learning_rate_multiplier: biases' learning-rate factor (2).
         schedule: `"plateau"` (x0.1 when validation mIoU, measured with
             BN batch statistics as in the authors' Caffe, stalls for
-            `plateau_patience` epochs) or `"step"` (x0.1 every `step_size`
-            steps; default 9000 for stage 1, 10000 for stage 2).
+            `plateau_patience` epochs), `"step"` (x0.1 every `step_size`
+            steps; default 9000 for stage 1, 10000 for stage 2) or
+            `"poly"` (`(1 - step / total) ** 0.9`, reaching 0 after
+            `epochs * steps_per_epoch` steps).
         step_size: see `schedule`.
         plateau_patience: see `schedule`.
         width: channel multiplier of the network (1.0 = paper).

@@ -1,0 +1,111 @@
+"""train(optimizer=, schedule="poly") and a --crops random run of train.py."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras
+
+from tests.conftest import SMALL_WIDTH
+from keras_deconvnet.training.optimizers import CaffeSGD
+from keras_deconvnet.training.optimizers import KernelDecayAdamW
+from keras_deconvnet.training.optimizers import training_optimizer
+from keras_deconvnet.training.schedules import poly_schedule
+
+tf = pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="tf.data training"
+)
+
+
+def test_poly_schedule_starts_at_base_and_ends_at_zero():
+    schedule = poly_schedule(0.05, total_steps=200)
+    values = [float(schedule(step)) for step in (0, 100, 200, 300)]
+    assert values[0] == pytest.approx(0.05)
+    assert values[1] == pytest.approx(0.05 * 0.5 ** 0.9, rel=1e-5)
+    assert values[2] == values[3] == 0.0
+    with pytest.raises(ValueError, match="total_steps"):
+        poly_schedule(0.05, total_steps=0)
+
+
+def test_adamw_decays_kernels_only():
+    inputs = keras.Input((2, 2, 3))
+    x = keras.layers.Conv2D(4, 1, name="conv")(inputs)
+    outputs = keras.layers.BatchNormalization(name="conv_bn")(x)
+    model = keras.Model(inputs, outputs)
+    for variable in model.trainable_variables:
+        variable.assign(np.ones(variable.shape, "float32"))
+    optimizer = KernelDecayAdamW(0.1, weight_decay=0.5)
+    zeros = [np.zeros(v.shape, "float32") for v in model.trainable_variables]
+    optimizer.apply_gradients(zip(zeros, model.trainable_variables))
+    after = {v.path: float(np.asarray(v).mean())
+             for v in model.trainable_variables}
+    # Zero gradients: only the decoupled decay moves weights, 1 - lr * wd.
+    assert after["conv/kernel"] == pytest.approx(0.95)
+    for name in ("conv/bias", "conv_bn/gamma", "conv_bn/beta"):
+        assert after[name] == pytest.approx(1.0), name
+    restored = KernelDecayAdamW.from_config(optimizer.get_config())
+    assert restored.weight_decay == pytest.approx(0.5)
+    options = dict(momentum=0.9, weight_decay=5e-4,
+                   bias_learning_rate_multiplier=2.0)
+    assert isinstance(training_optimizer("sgd", 0.01, **options), CaffeSGD)
+    with pytest.raises(ValueError, match="optimizer"):
+        training_optimizer("rmsprop", 0.01, **options)
+
+
+@pytest.mark.slow
+def test_optimizer_and_poly_schedule_reach_the_model(tmp_path, rng):
+    from keras_deconvnet.training.trainer import train
+
+    images = rng.uniform(0, 255, (4, 224, 224, 3)).astype("float32")
+    labels = rng.integers(0, 3, (4, 224, 224)).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices((images, labels))
+    result = train(train_data=data.batch(2).repeat(), num_classes=3,
+                   ignore_label=255, steps_per_epoch=2, epochs=2,
+                   out_dir=str(tmp_path / "adam"), width=SMALL_WIDTH,
+                   batch_size=2, optimizer="adam", learning_rate=0.001,
+                   schedule="poly", bn_examples=2, verbose=0)
+    optimizer = result.model.optimizer
+    assert isinstance(optimizer, KernelDecayAdamW)
+    schedule = optimizer._learning_rate
+    assert schedule.decay_steps == 4  # epochs x steps per epoch
+    assert float(schedule(0)) == pytest.approx(0.001)
+    assert float(schedule(4)) == 0.0
+    assert int(optimizer.iterations) == 4
+    assert float(optimizer.learning_rate) == 0.0  # the end of the budget
+    with open(os.path.join(result.out_dir, "training_summary.json")) as f:
+        config = json.load(f)["config"]
+    assert (config["optimizer"], config["schedule"]) == ("adam", "poly")
+    with pytest.raises(ValueError, match="optimizer"):
+        train(train_data=data, num_classes=3, steps_per_epoch=1,
+              optimizer="rmsprop")
+    with pytest.raises(ValueError, match="scale_range"):
+        train(train_data=data, num_classes=3, steps_per_epoch=1,
+              scale_range=(1.0, 0.5))
+
+
+@pytest.mark.slow
+def test_train_script_random_crops_from_a_config(tmp_path):
+    from keras_deconvnet.data import write_synthetic_voc
+    from tests.test_train_config import train_script
+
+    data_dir = str(tmp_path / "synthetic")
+    write_synthetic_voc(data_dir, num_train=4, num_val=2,
+                        image_size=(160, 200), seed=0)
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({
+        "dataset": "synthetic", "crops": "random", "scale_range": [0.5, 1.5],
+        "width": SMALL_WIDTH, "batch_size": 2, "epochs": 1,
+        "steps_per_epoch": 2, "schedule": "poly", "validation_steps": 1,
+        "bn_examples": 2, "quiet": True}))
+    out = str(tmp_path / "run")
+    assert train_script.main(["--config", str(config), "--data-dir",
+                              data_dir, "--out", out]) == 0
+    with open(os.path.join(out, "training_summary.json")) as file:
+        summary = json.load(file)["config"]
+    assert summary["crops"] == "random"
+    assert summary["scale_range"] == [0.5, 1.5]
+    assert summary["steps_per_epoch"] == 2
+    assert os.path.isfile(os.path.join(out, "deconvnet.keras"))
