@@ -4,8 +4,12 @@ import glob
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
+
+from keras_deconvnet.commands.config_file import read_config_file
 
 pytest.importorskip("yaml")  # the shipped recipes are YAML
 
@@ -36,7 +40,7 @@ def test_shipped_configs_parse_into_their_values():
             "voc_stage2.yaml"} <= names
     for path in CONFIGS:
         args = train_script.parse_args(["--config", path])
-        values = train_script.read_config_file(path)
+        values = read_config_file(path)
         assert values, path
         for key, value in values.items():
             assert getattr(args, key) == value, (path, key)
@@ -119,3 +123,17 @@ def test_help_lists_the_new_flags_and_scale_default():
     args = train_script.parse_args([])
     assert (args.optimizer, args.schedule, args.scale_range) == (
         "sgd", "plateau", None)
+
+
+def test_help_imports_no_tensorflow():
+    code = ("import runpy, sys\n"
+            "module = runpy.run_path(sys.argv[1])\n"
+            "text = module['build_parser']().format_help()\n"
+            "assert '--config' in text and 'Examples' in text\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', "
+            "'keras_deconvnet') if m in sys.modules))")
+    output = subprocess.run(
+        [sys.executable, "-c", code, os.path.join(ROOT, "training",
+                                                  "train.py")],
+        capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
