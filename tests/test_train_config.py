@@ -36,7 +36,7 @@ def write(tmp_path, name, text):
 
 def test_shipped_configs_parse_into_their_values():
     names = {os.path.basename(path) for path in CONFIGS}
-    assert {"camvid_deconvnet.yaml", "voc_stage1.yaml",
+    assert {"camvid_deconvnet.yaml", "camvid_fcn8s.yaml", "voc_stage1.yaml",
             "voc_stage2.yaml"} <= names
     for path in CONFIGS:
         args = train_script.parse_args(["--config", path])

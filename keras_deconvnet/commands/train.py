@@ -1,4 +1,4 @@
-"""Trains a DeconvNet with the paper's two-stage recipe (command `train`).
+"""Trains a DeconvNet (or FCN-8s) with the paper's recipe (command `train`).
 
 Stage 1 on object-centred crops, stage 2 on proposal crops starting from
 the stage-1 model. Rerunning the same command after a crash or kill
@@ -13,6 +13,8 @@ Examples:
 
     python training/train.py --config training/configs/camvid_deconvnet.yaml \\
         --data-dir data/camvid --out saved_models/camvid
+    python training/train.py --config training/configs/camvid_fcn8s.yaml \\
+        --data-dir data/camvid --out saved_models/camvid-fcn8s
     python training/train.py --stage 1 --dataset synthetic \\
         --data-dir data/synthetic --width 0.0625 --epochs 2 \\
         --steps-per-epoch 20 --batch-size 4
@@ -85,6 +87,11 @@ def build_parser(prog=None):
                       help="weight the loss by median frequency balancing")
 
     recipe = parser.add_argument_group("recipe (defaults: the paper's)")
+    recipe.add_argument("--arch", choices=("deconvnet", "fcn8s"),
+                        default="deconvnet",
+                        help="network: deconvnet, or fcn8s (FCN-8s, the "
+                        "EDeconvNet ensemble's partner; saved as "
+                        "OUT/fcn8s.keras)")
     recipe.add_argument("--stage", type=int, choices=(1, 2), default=1,
                         help="1: object crops; 2: proposal crops from the "
                         "stage-1 model (--init)")
@@ -194,7 +201,8 @@ def main(argv=None):
     try:
         result = train(
             **options,
-            dataset=args.dataset, data_dir=args.data_dir, out_dir=args.out,
+            arch=args.arch, dataset=args.dataset, data_dir=args.data_dir,
+            out_dir=args.out,
             stage=args.stage, crops=args.crops, strategy=args.strategy,
             optimizer=args.optimizer,
             epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,

@@ -22,6 +22,8 @@ from keras_deconvnet.training.schedules import SCHEDULES
 from keras_deconvnet.training.schedules import CaffeStepSchedule
 from keras_deconvnet.training.schedules import poly_schedule
 
+# Networks `train(arch=...)` builds (keras_deconvnet.models).
+ARCHITECTURES = ("deconvnet", "fcn8s")
 STAGE_CROPS = {1: "objects", 2: "proposals"}
 CROPS = ("objects", "proposals", "whole", "random")
 PAPER_STEP_SIZES = {1: 9000, 2: 10000}
@@ -30,6 +32,7 @@ PAPER_EPOCHS = {1: 20, 2: 40}
 
 @dataclasses.dataclass
 class Setup:
+    arch: str
     model: keras.Model
     strategy: object
     out_dir: str
@@ -44,6 +47,10 @@ class Setup:
     config: dict
     bn_data: object
     previous_policy: str
+    # Whether the network has BatchNormalization (DeconvNet; not FCN-8s):
+    # then validation with batch statistics and the re-estimation apply.
+    batch_norm: bool = True
+    plateau_monitor: str = "val_miou_batch_statistics"
 
     def restore_policy(self):
         keras.mixed_precision.set_global_policy(self.previous_policy)
@@ -57,6 +64,8 @@ def _check(condition, message):
 def validate(arguments):
     """Checks `train`'s arguments; raises `ValueError` naming the bad one."""
     a = arguments
+    _check(a["arch"] in ARCHITECTURES,
+           f"`arch` must be one of {ARCHITECTURES}. Received: arch={a['arch']}")
     _check(a["stage"] in (1, 2),
            f"`stage` must be 1 or 2. Received: stage={a['stage']}")
     _check(a["crops"] in (None, *CROPS),
@@ -200,7 +209,7 @@ def _in_memory(a):
 
 def prepare(arguments):
     """Builds the `Setup` of a run from `train`'s arguments."""
-    from keras_deconvnet.models import DeconvNet
+    from keras_deconvnet import models
     from keras_deconvnet.training import trainer
 
     a = dict(arguments)
@@ -219,7 +228,7 @@ def prepare(arguments):
     crops = a["crops"] or STAGE_CROPS[a["stage"]]
     if a["out_dir"] is None:
         a["out_dir"] = trainer.default_out_dir(
-            a["dataset"] or "data", a["stage"]
+            a["dataset"] or "data", a["stage"], arch=a["arch"]
         )
     os.makedirs(a["out_dir"], exist_ok=True)
     if a["train_data"] is None:
@@ -242,7 +251,8 @@ def prepare(arguments):
                                       epochs * prepared["steps"])
     num_classes = prepared["num_classes"]
     with strategy.scope():
-        model = DeconvNet(
+        network = {"deconvnet": models.DeconvNet, "fcn8s": models.FCN8s}
+        model = network[a["arch"]](
             num_classes=num_classes,
             input_shape=(a["input_size"], a["input_size"], 3),
             width=a["width"],
@@ -281,8 +291,14 @@ def prepare(arguments):
                   ignore_label=prepared["ignore_label"],
                   class_weights=prepared["class_weights"],
                   steps_per_epoch=prepared["steps"])
+    batch_norm = any(isinstance(layer, keras.layers.BatchNormalization)
+                     for layer in model._flatten_layers())
     return Setup(
-        model=model, strategy=strategy, out_dir=a["out_dir"],
+        arch=a["arch"], model=model, batch_norm=batch_norm,
+        # Without BN, training-mode validation would only add dropout:
+        # Keras' inference-mode validation mIoU drives the plateau.
+        plateau_monitor=("val_miou_batch_statistics" if batch_norm
+                         else "val_mean_iou"), strategy=strategy, out_dir=a["out_dir"],
         train_data=prepared["train_data"],
         validation_data=prepared["validation_data"],
         validation_steps=prepared["validation_steps"],

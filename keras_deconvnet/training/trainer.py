@@ -24,8 +24,13 @@ from keras_deconvnet.training.callbacks import StopOnNaN
 from keras_deconvnet.training.callbacks import TrainingDivergedError  # noqa
 from keras_deconvnet.training.schedules import reduce_on_plateau
 
-MODEL_FILE = "deconvnet.keras"
 CHECKPOINT_DIR = "checkpoint"
+
+
+def model_file(arch="deconvnet"):
+    """The saved model's file name in a run folder: `<arch>.keras`."""
+    return f"{arch}.keras"
+
 
 
 @dataclasses.dataclass
@@ -50,23 +55,26 @@ class TrainingResult:
     batch_norm: dict
 
 
-def default_out_dir(dataset, stage, root="saved_models"):
-    """`saved_models/<dataset>-stage<k>-<timestamp>`, or the newest
-    unfinished run of that name so that rerunning a command resumes it."""
+def default_out_dir(dataset, stage, root="saved_models", arch="deconvnet"):
+    """`saved_models/<dataset>-stage<k>-<timestamp>` (`<dataset>-<arch>-...`
+    for other networks than DeconvNet), or the newest unfinished run of
+    that name so that rerunning a command resumes it."""
+    prefix = dataset if arch == "deconvnet" else f"{dataset}-{arch}"
     unfinished = [
         path
-        for path in glob.glob(os.path.join(root, f"{dataset}-stage{stage}-*"))
+        for path in glob.glob(os.path.join(root, f"{prefix}-stage{stage}-*"))
         if os.path.isdir(os.path.join(path, CHECKPOINT_DIR))
-        and not os.path.isfile(os.path.join(path, MODEL_FILE))
+        and not os.path.isfile(os.path.join(path, model_file(arch)))
     ]
     if unfinished:
         return max(unfinished, key=os.path.getmtime)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return os.path.join(root, f"{dataset}-stage{stage}-{stamp}")
+    return os.path.join(root, f"{prefix}-stage{stage}-{stamp}")
 
 
 def train(
     *,
+    arch="deconvnet",
     dataset="synthetic",
     data_dir=None,
     out_dir=None,
@@ -105,7 +113,7 @@ def train(
     validation_data=None,
     verbose=1,
 ):
-    """Trains a DeconvNet with the paper's recipe; resumes when restarted.
+    """Trains a DeconvNet (or FCN-8s) with the paper's recipe; resumable.
 
     Stage 1 trains on object-centred crops (`crops="objects"`), stage 2 on
     proposal crops (`"proposals"`) starting from the stage-1 model
@@ -121,10 +129,15 @@ def train(
     loss raises `TrainingDivergedError` and keeps the last good checkpoint.
     At the end the BN moving statistics are re-estimated over
     `bn_examples` training crops (weights frozen), then the model is
-    saved as `out_dir/deconvnet.keras`, with `history.json`,
-    `training_summary.json` and TensorBoard logs in `out_dir/logs`.
+    saved as `out_dir/<arch>.keras` (`deconvnet.keras`), with
+    `history.json`, `training_summary.json` and TensorBoard logs in
+    `out_dir/logs`.
 
     Args:
+        arch: the network, `"deconvnet"` or `"fcn8s"` (`FCN8s`, the
+            partner of the EDeconvNet ensemble; it has no BN, so there is
+            no batch-statistics validation or BN re-estimation, and the
+            plateau schedule watches Keras' `val_mean_iou`).
         dataset: `"voc"`, `"sbd"`, `"folder"` or `"synthetic"` (see
             `keras_deconvnet.data.load_source`).
         data_dir: the dataset folder.
@@ -207,7 +220,7 @@ def train(
     model = setup.model
     out_dir = setup.out_dir
     checkpoint_dir = os.path.join(out_dir, CHECKPOINT_DIR)
-    model_path = os.path.join(out_dir, MODEL_FILE)
+    model_path = os.path.join(out_dir, model_file(setup.arch))
     history_path = os.path.join(out_dir, "history.json")
 
     state = checkpoints.restore(model, checkpoint_dir)
@@ -226,7 +239,7 @@ def train(
     )
     # StopOnNaN first: it raises before the checkpoint can save bad weights.
     callbacks = [StopOnNaN(checkpoint_dir)]
-    if setup.validation_data is not None:
+    if setup.validation_data is not None and setup.batch_norm:
         # Before the callbacks that read its log entry.
         callbacks.append(BatchStatisticsValidation(
             setup.validation_data, setup.validation_steps,
@@ -238,7 +251,8 @@ def train(
             os.path.join(out_dir, "logs"), update_freq="epoch"
         ))
     if setup.schedule == "plateau":
-        callbacks.append(reduce_on_plateau(patience=plateau_patience))
+        callbacks.append(reduce_on_plateau(
+            monitor=setup.plateau_monitor, patience=plateau_patience))
 
     fit_options = dict(
         callbacks=callbacks,
@@ -268,7 +282,7 @@ def train(
         )
 
     batch_norm = batch_norm_check.finish_batch_norm(
-        setup, bn_examples, verbose
+        setup, bn_examples if setup.batch_norm else 0, verbose
     )
     if setup.is_chief:
         # Saved models need no XLA: (un)pooling clusters are a training
