@@ -42,7 +42,7 @@ def test_fcn8s_trains_on_random_crops_and_saves(tmp_path):
     # No BatchNormalization: inference-mode validation only, no BN pass.
     assert summary["batch_norm"] == {"reestimated_over_examples": 0}
     epoch = result.history[0]
-    assert "val_mean_iou" in epoch and np.isfinite(epoch["loss"])
+    assert "val_miou_inference" in epoch and np.isfinite(epoch["loss"])
     assert "val_miou_batch_statistics" not in epoch
     assert keras_deconvnet.load(result.model_path).name == "fcn8s"
 

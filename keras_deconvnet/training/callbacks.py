@@ -106,7 +106,10 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
     validation stalls", normalised with batch statistics. This callback
     measures that (the moving statistics are put back afterwards) and
     adds `val_miou_batch_statistics` to the epoch logs, for the callbacks
-    after it (history, TensorBoard, reduce-on-plateau).
+    after it (history, TensorBoard, reduce-on-plateau). With `inference`,
+    it also logs `val_miou_inference`, inference mode on the same batches
+    (Keras' own `val_mean_iou` reads the next batches of a repeating
+    dataset each epoch, so it is not comparable batch for batch).
 
     Args:
         validation_data: iterable (e.g. `tf.data.Dataset`) of `(images,
@@ -114,23 +117,33 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
         steps: batches per evaluation (`None`: all of a finite dataset).
         num_classes: number of classes.
         ignore_label: label not scored, or `None`.
+        batch_statistics: log `val_miou_batch_statistics` (off for a
+            network without BatchNormalization).
+        inference: log `val_miou_inference`.
     """
 
     LOG_NAME = "val_miou_batch_statistics"
+    INFERENCE_LOG_NAME = "val_miou_inference"
 
-    def __init__(self, validation_data, steps, num_classes, ignore_label):
+    def __init__(self, validation_data, steps, num_classes, ignore_label,
+                 batch_statistics=True, inference=False):
         super().__init__()
         self.validation_data = validation_data
         self.steps = None if steps is None else int(steps)
         self.num_classes = num_classes
         self.ignore_label = ignore_label
+        self.modes = {}  # log name -> `training` argument of the model
+        if batch_statistics:
+            self.modes[self.LOG_NAME] = True
+        if inference:
+            self.modes[self.INFERENCE_LOG_NAME] = False
         self._predict = None
 
     def _predict_function(self):
         model = self.model
 
-        def predict(images):
-            return keras.ops.argmax(model(images, training=True), axis=-1)
+        def predict(images, training):
+            return keras.ops.argmax(model(images, training=training), axis=-1)
 
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
@@ -145,17 +158,21 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
             self._predict = self._predict_function()
         state = [variable.numpy() for variable in
                  self.model.non_trainable_variables]
-        matrix = ConfusionMatrix(self.num_classes, self.ignore_label,
-                                 strict=False)
+        matrices = {name: ConfusionMatrix(self.num_classes, self.ignore_label,
+                                          strict=False) for name in self.modes}
         batches = self.validation_data
         if self.steps is not None and hasattr(batches, "take"):
             batches = batches.take(self.steps)
         for index, (images, labels) in enumerate(batches):
             if self.steps is not None and index >= self.steps:
                 break
-            predictions = keras.ops.convert_to_numpy(self._predict(images))
-            matrix.update(keras.ops.convert_to_numpy(labels), predictions)
+            labels = keras.ops.convert_to_numpy(labels)
+            for name, training in self.modes.items():
+                predictions = self._predict(images, training)
+                matrices[name].update(
+                    labels, keras.ops.convert_to_numpy(predictions))
         for variable, value in zip(self.model.non_trainable_variables, state):
             variable.assign(value)
         if logs is not None:
-            logs[self.LOG_NAME] = matrix.mean_iou()
+            logs.update({name: matrix.mean_iou()
+                         for name, matrix in matrices.items()})

@@ -296,9 +296,9 @@ def prepare(arguments):
     return Setup(
         arch=a["arch"], model=model, batch_norm=batch_norm,
         # Without BN, training-mode validation would only add dropout:
-        # Keras' inference-mode validation mIoU drives the plateau.
+        # inference-mode validation mIoU drives the plateau.
         plateau_monitor=("val_miou_batch_statistics" if batch_norm
-                         else "val_mean_iou"), strategy=strategy, out_dir=a["out_dir"],
+                         else "val_miou_inference"), strategy=strategy, out_dir=a["out_dir"],
         train_data=prepared["train_data"],
         validation_data=prepared["validation_data"],
         validation_steps=prepared["validation_steps"],

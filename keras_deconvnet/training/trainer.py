@@ -22,6 +22,7 @@ from keras_deconvnet.training.callbacks import BatchStatisticsValidation
 from keras_deconvnet.training.callbacks import HistoryWriter
 from keras_deconvnet.training.callbacks import StopOnNaN
 from keras_deconvnet.training.callbacks import TrainingDivergedError  # noqa
+from keras_deconvnet.training.curves import LearningCurves
 from keras_deconvnet.training.schedules import reduce_on_plateau
 
 CHECKPOINT_DIR = "checkpoint"
@@ -130,14 +131,15 @@ def train(
     At the end the BN moving statistics are re-estimated over
     `bn_examples` training crops (weights frozen), then the model is
     saved as `out_dir/<arch>.keras` (`deconvnet.keras`), with
-    `history.json`, `training_summary.json` and TensorBoard logs in
-    `out_dir/logs`.
+    `history.json`, `training_summary.json`, TensorBoard logs in
+    `out_dir/logs` and learning curves in `out_dir/plots/curves.png`
+    (rewritten at every epoch end).
 
     Args:
         arch: the network, `"deconvnet"` or `"fcn8s"` (`FCN8s`, the
             partner of the EDeconvNet ensemble; it has no BN, so there is
             no batch-statistics validation or BN re-estimation, and the
-            plateau schedule watches Keras' `val_mean_iou`).
+            plateau schedule watches `val_miou_inference`).
         dataset: `"voc"`, `"sbd"`, `"folder"` or `"synthetic"` (see
             `keras_deconvnet.data.load_source`).
         data_dir: the dataset folder.
@@ -239,13 +241,20 @@ def train(
     )
     # StopOnNaN first: it raises before the checkpoint can save bad weights.
     callbacks = [StopOnNaN(checkpoint_dir)]
-    if setup.validation_data is not None and setup.batch_norm:
-        # Before the callbacks that read its log entry.
+    if setup.validation_data is not None:
+        # Before the callbacks that read its log entries.
         callbacks.append(BatchStatisticsValidation(
             setup.validation_data, setup.validation_steps,
             setup.config["num_classes"], setup.config["ignore_label"],
+            batch_statistics=setup.batch_norm, inference=True,
         ))
     callbacks += [checkpoint, history]
+    if setup.is_chief:
+        callbacks.append(LearningCurves(
+            history, os.path.join(out_dir, "plots", "curves.png"),
+            title=f"{os.path.basename(os.path.abspath(out_dir))} "
+            f"({setup.arch})",
+        ))
     if setup.is_chief and tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(
             os.path.join(out_dir, "logs"), update_freq="epoch"
