@@ -22,11 +22,13 @@ from keras_deconvnet.training.batch_norm_statistics import (
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
 from keras_deconvnet.training.losses import median_frequency_weights
 from keras_deconvnet.training.optimizers import CaffeSGD
+from keras_deconvnet.training.optimizers import KernelDecayAdamW
 from keras_deconvnet.training.schedules import CaffeStepSchedule
 
 __all__ = [
     "CaffeSGD",
     "CaffeStepSchedule",
+    "KernelDecayAdamW",
     "SegmentationCrossEntropy",
     "median_frequency_weights",
     "reestimate_batch_norm_statistics",
