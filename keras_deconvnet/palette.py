@@ -14,6 +14,13 @@ CAMVID_CLASSES = (
 )
 
 VOC_IGNORE_LABEL = 255
+# SegNet's CamVid marks void pixels with the label after the last class.
+CAMVID_VOID_LABEL = len(CAMVID_CLASSES)
+
+
+def generic_class_names(num_classes):
+    """`("class_0", ..., "class_{C-1}")`: names of classes nobody named."""
+    return tuple(f"class_{index}" for index in range(num_classes))
 
 
 def voc_palette(num_colors=256):

@@ -13,6 +13,16 @@ import keras  # noqa: E402
 SMALL_WIDTH = 0.0625
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_model_pointer(tmp_path_factory):
+    """Training, conversion and presets record `latest.json` (the model
+    `load()` opens) in a temporary folder, never in the checkout."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_DECONVNET_MODELS",
+                     str(tmp_path_factory.mktemp("saved_models")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def seeded():
     keras.utils.set_random_seed(1234)

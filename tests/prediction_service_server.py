@@ -204,6 +204,15 @@ _REST_PATH = re.compile(
 )
 
 
+def _json_values(array):
+    """Nested lists for JSON; strings as UTF-8 text, as TF-Serving's REST."""
+    if array.dtype.kind in ("S", "O"):
+        return np.vectorize(
+            lambda item: item.decode("utf-8"), otypes=[object]
+        )(array).tolist()
+    return array.tolist()
+
+
 def _rest_handler(served_model):
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):  # Quiet test output.
@@ -274,7 +283,7 @@ def _rest_handler(served_model):
                 self._reply(_HTTP_STATUS.get(failure.code, 500), {"error": failure.message})
                 return
             self._reply(
-                200, {"outputs": {k: v.tolist() for k, v in outputs.items()}}
+                200, {"outputs": {k: _json_values(v) for k, v in outputs.items()}}
             )
 
     return Handler

@@ -20,8 +20,9 @@ def fcn8s_files(tmp_path):
     return caffemodel, prototxt
 
 
-def test_converts_saves_and_loads(tmp_path, fcn8s_files, capsys):
+def test_converts_saves_and_loads(tmp_path, fcn8s_files, capsys, monkeypatch):
     caffemodel, prototxt = fcn8s_files
+    monkeypatch.setenv("KERAS_DECONVNET_MODELS", str(tmp_path / "models"))
     out = tmp_path / "models" / "fcn8s.keras"
     status = main([
         "convert-caffe", "--prototxt", str(prototxt), "--caffemodel",
@@ -33,6 +34,12 @@ def test_converts_saves_and_loads(tmp_path, fcn8s_files, capsys):
     assert model.get_layer("conv1_1").kernel.shape == (3, 3, 3, 4)
     image = np.full((1, 30, 41, 3), 128, "float32")
     assert model.predict(image, verbose=0).shape == (1, 30, 41, 4)
+    info = keras_deconvnet.metadata(model)
+    assert info["source"] == "caffe"
+    assert info["caffe"]["caffemodel"] == "fcn8s.caffemodel"
+    assert len(info["caffe"]["caffemodel_sha256"]) == 64
+    # An FCN-8s is an EDeconvNet partner, never load()'s default.
+    assert not (tmp_path / "models" / "latest.json").exists()
 
 
 def test_mismatch_exits_with_the_layer_name(tmp_path, fcn8s_files):

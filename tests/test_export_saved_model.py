@@ -25,6 +25,7 @@ from tests.conftest import requires_tensorflow  # noqa: E402
 
 pytestmark = requires_tensorflow
 NUM_CLASSES = 3
+CLASS_NAMES = ("sky", "road", "car")
 
 
 def tiny_model(seed=7):
@@ -34,6 +35,7 @@ def tiny_model(seed=7):
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     model = keras_deconvnet.DeconvNet(num_classes=NUM_CLASSES, width=SMALL_WIDTH)
+    keras_deconvnet.set_metadata(model, class_names=list(CLASS_NAMES))
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
             shape = layer.kernel.shape
@@ -152,6 +154,11 @@ def test_saved_model_cli_lists_the_three_signatures(export_path):
                 f"        dtype: {dtype}\n        shape: {shape}"
             )
             assert listing in blocks[signature], (signature, listing)
+
+
+def test_metadata_signature_gives_the_class_names(signatures):
+    names = signatures["metadata"]()["class_names"].numpy()
+    assert [name.decode() for name in names] == list(CLASS_NAMES)
 
 
 def test_predict_crops_matches_keras_in_inference_mode(model, signatures, rng):

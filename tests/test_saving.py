@@ -72,3 +72,42 @@ def test_saved_model_directory_is_explained(tmp_path):
     (tmp_path / "saved_model.pb").write_bytes(b"")
     with pytest.raises(ValueError, match="SavedModel"):
         keras_deconvnet.load(tmp_path)
+
+
+def test_load_without_path_opens_the_recorded_model(saved, tmp_path,
+                                                    monkeypatch):
+    from keras_deconvnet.saving import record_latest
+
+    _, path = saved
+    models = tmp_path / "saved_models"
+    monkeypatch.setenv("KERAS_DECONVNET_MODELS", str(models))
+    recorded = models / "run-a" / "deconvnet.keras"
+    recorded.parent.mkdir(parents=True)
+    recorded.write_bytes(path.read_bytes())
+    record_latest(recorded, "training")
+    assert "run-a" in (models / "latest.json").read_text()
+    # Newer files (an FCN, a stage-1 model, a dying run's checkpoint)
+    # do not change what load() opens.
+    newer = models / "fcn" / "fcn8s.keras"
+    newer.parent.mkdir()
+    keras_deconvnet.FCN8s(num_classes=5, width=SMALL_WIDTH).save(newer)
+    (models / "run-b" / "checkpoint").mkdir(parents=True)
+    keras_deconvnet.DeconvNet(num_classes=7, width=SMALL_WIDTH).save(
+        models / "run-b" / "checkpoint" / "model.keras")
+    assert keras_deconvnet.load().output_shape[-1] == 3
+    assert keras_deconvnet.load(models).output_shape[-1] == 3
+    # The pointer is relative: the folder can move.
+    moved = tmp_path / "moved"
+    models.rename(moved)
+    monkeypatch.setenv("KERAS_DECONVNET_MODELS", str(moved))
+    assert keras_deconvnet.load().output_shape[-1] == 3
+    recorded = moved / "run-a" / "deconvnet.keras"
+    recorded.unlink()
+    with pytest.raises(FileNotFoundError, match="no longer exists"):
+        keras_deconvnet.load()
+
+
+def test_preset_options_need_a_preset_name(saved):
+    _, path = saved
+    with pytest.raises(ValueError, match="options of preset names"):
+        keras_deconvnet.load(path, caffemodel="x.caffemodel")

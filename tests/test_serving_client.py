@@ -16,6 +16,7 @@ from keras_deconvnet.serving import Client  # noqa: E402
 from keras_deconvnet.serving import ServingError  # noqa: E402
 from tests.conftest import requires_tensorflow  # noqa: E402
 from tests.prediction_service_server import PredictionServiceServer  # noqa: E402
+from tests.test_export_saved_model import CLASS_NAMES  # noqa: E402
 from tests.test_export_saved_model import NUM_CLASSES  # noqa: E402
 from tests.test_export_saved_model import exported_tiny_model  # noqa: E402
 
@@ -66,6 +67,14 @@ def test_metadata_lists_the_signatures(server, protocol):
         "labels": ("DT_INT32", (-1, -1)),
         "scores": ("DT_FLOAT", (-1, -1, NUM_CLASSES)),
     }
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "rest"])
+def test_class_names_come_from_the_export(server, protocol):
+    with client_for(server, protocol) as client:
+        assert client.class_names() == CLASS_NAMES
+        outputs = client.signatures()["metadata"]["outputs"]
+    assert outputs == {"class_names": ("DT_STRING", (NUM_CLASSES,))}
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "rest"])

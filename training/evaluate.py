@@ -31,7 +31,8 @@ def build_parser():
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--model", default="saved_models",
-                        help="a .keras file, or a folder: its newest model")
+                        help="a .keras file, model folder or preset name, "
+                        "or a folder: the model its latest.json records")
     parser.add_argument("--dataset", default="synthetic",
                         choices=("voc", "sbd", "folder", "synthetic"),
                         help="dataset reader (see training/train.py)")
@@ -45,6 +46,9 @@ def build_parser():
                         help="number of classes (folder datasets)")
     parser.add_argument("--ignore-label", type=int,
                         help="label not scored (VOC 255, CamVid 11)")
+    parser.add_argument("--class-names",
+                        help="names for the table: a,b,c or a file of one "
+                        "name per line (default: the model's stored names)")
     parser.add_argument("--mode", choices=("whole", "proposals"),
                         default="whole",
                         help="whole: image resized to the model input, "
@@ -95,6 +99,7 @@ def main(argv=None):
             args.dataset, args.data_dir, args.split,
             num_classes=args.num_classes, ignore_label=args.ignore_label,
             image_dir=args.image_dir, label_dir=args.label_dir,
+            class_names=args.class_names,
         )
         examples = data.evaluation_examples(source, progress=not args.quiet)
         count = len(source)
@@ -112,16 +117,19 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    # Explicit --class-names, else the names stored in the model.
+    class_names = (source.class_names if args.class_names
+                   else keras_deconvnet.class_names_for(model, source))
     summary.update(model=args.model, dataset=args.dataset,
-                   split=args.split, class_names=list(source.class_names))
+                   split=args.split, class_names=list(class_names))
     print(f"{args.dataset}/{args.split}: {summary['num_images']} images, "
           f"mode={args.mode} (input {summary['input_size']}), inference "
           "mode (BN moving statistics)")
-    print(format_table(summary, source.class_names))
+    print(format_table(summary, class_names))
     if args.plots:
         os.makedirs(args.plots, exist_ok=True)
         path = plot_confusion_matrix(
-            summary["confusion_matrix"], source.class_names,
+            summary["confusion_matrix"], class_names,
             os.path.join(args.plots, "confusion_matrix.png"),
             title=f"{args.dataset}/{args.split}, mIoU "
             f"{100 * summary['miou']:.1f}%",

@@ -17,6 +17,7 @@ from keras_deconvnet.layers import CaffePreprocessing
 from keras_deconvnet.layers import CropToReference
 from keras_deconvnet.models import vgg16_encoder
 from keras_deconvnet.models.fcn8s import upsample_scores
+from keras_deconvnet.models.segmentation_model import SegmentationModel
 
 # The BGR mean of the FCN models (fcn.berkeleyvision.org, voc_layers.py).
 FCN_BGR_MEAN = (104.00699, 116.66877, 122.67892)
@@ -114,4 +115,4 @@ def FCN8sCaffe(
     outputs = CropToReference(CROP_OFFSETS["score"], name="score")(
         score, inputs
     )
-    return keras.Model(inputs, outputs, name=name)
+    return SegmentationModel(inputs, outputs, name=name)

@@ -57,12 +57,24 @@ def run(args):
     converted = time.perf_counter() - started
     directory = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(directory, exist_ok=True)
-    model.save(args.out)
+    from keras_deconvnet.presets.download import sha256
+    from keras_deconvnet.saving import save_and_record
+
+    caffe = {"architecture": args.arch}
+    for key in ("caffemodel", "prototxt"):
+        path = getattr(args, key)
+        caffe[key] = os.path.basename(path)
+        caffe[f"{key}_sha256"] = sha256(path)
+    # FCN-8s is a partner model: only a DeconvNet becomes load()'s default.
+    model = save_and_record(model, args.out, "conversion",
+                            record=args.arch == "deconvnet",
+                            source="caffe", caffe=caffe)
     print(
         f"Converted '{args.caffemodel}' into {model.name} "
         f"({model.count_params():,} parameters, output "
         f"{model.output_shape}) in {converted:.1f} s; saved to "
         f"'{args.out}' in {time.perf_counter() - started - converted:.1f} s."
     )
-    print(f"Load it with keras_deconvnet.load('{args.out}').")
+    print(f"Load it with keras_deconvnet.load('{args.out}')"
+          + (" or keras_deconvnet.load()." if args.arch == "deconvnet" else "."))
     return 0

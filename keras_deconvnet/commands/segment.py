@@ -24,8 +24,9 @@ def add_parser(subparsers, name):
     parser.add_argument(
         "--model",
         default=None,
-        help="DeconvNet .keras file or folder (default: the newest model "
-        "under saved_models/ or $KERAS_DECONVNET_MODELS)",
+        help="DeconvNet .keras file, model folder or preset name (default: "
+        "the model recorded in saved_models/latest.json, or under "
+        "$KERAS_DECONVNET_MODELS)",
     )
     parser.add_argument("--fcn", default=None, help="FCN-8s model: EDeconvNet")
     parser.add_argument(
@@ -82,16 +83,6 @@ def read_image(path):
         ) from None
 
 
-def class_names_for(num_classes):
-    from keras_deconvnet import palette
-
-    if num_classes == len(palette.VOC_CLASSES):
-        return palette.VOC_CLASSES
-    if num_classes in (len(palette.CAMVID_CLASSES), len(palette.CAMVID_CLASSES) + 1):
-        return palette.CAMVID_CLASSES
-    return tuple(f"class {label}" for label in range(num_classes))
-
-
 def _load(path, what):
     import keras_deconvnet
 
@@ -105,6 +96,7 @@ def run(args):
     from PIL import Image
     from tqdm import tqdm
 
+    import keras_deconvnet
     from keras_deconvnet import visualization
     from keras_deconvnet.inference import Segmenter
 
@@ -143,7 +135,7 @@ def run(args):
         stem = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
         visualization.save_label_png(labels, f"{stem}_labels.png")
         picture = visualization.overlay(
-            image, labels, args.alpha, class_names_for(scores.shape[-1])
+            image, labels, args.alpha, keras_deconvnet.class_names_for(model)
         )
         Image.fromarray(picture).save(f"{stem}_overlay.png")
         if args.draw_proposals:

@@ -64,6 +64,10 @@ def build_parser(prog=None):
                       "and synthetic have 21)")
     data.add_argument("--ignore-label", type=int,
                       help="label without loss (VOC 255, CamVid 11)")
+    data.add_argument("--class-names",
+                      help="class names stored with the model: a,b,c or a "
+                      "file of one name per line (default: classes.txt "
+                      "beside the data, CamVid's or VOC's names)")
     data.add_argument("--crops",
                       choices=("objects", "proposals", "whole", "random"),
                       help="override the stage's crops: objects (stage 1), "
@@ -188,6 +192,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.class_names and args.num_classes:
+        from keras_deconvnet.data.class_names import parse_class_names
+
+        names = parse_class_names(args.class_names)
+        if len(names) != args.num_classes:
+            raise SystemExit(f"error: --class-names gives {len(names)} names "
+                             f"for --num-classes {args.num_classes}")
     if args.logical_cpus:
         from keras_deconvnet.training.strategies import configure_logical_cpus
 
@@ -214,6 +225,7 @@ def main(argv=None):
             mixed_precision=args.mixed_precision,
             num_classes=args.num_classes, ignore_label=args.ignore_label,
             image_dir=args.image_dir, label_dir=args.label_dir,
+            class_names=args.class_names,
             margin=args.margin, iou_threshold=args.iou_threshold,
             class_weighting=args.class_weighting,
             checkpoint_every=args.checkpoint_every,

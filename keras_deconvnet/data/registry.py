@@ -5,6 +5,8 @@ No TensorFlow here.
 
 import os
 
+from keras_deconvnet.data.class_names import dataset_class_names
+
 SOURCE_NAMES = ("voc", "sbd", "folder", "synthetic")
 
 
@@ -40,7 +42,11 @@ def load_source(
         label_dir: folder datasets: explicit label folder.
         skip_invalid: skip (with a warning, counted in `source.skipped`)
             rather than raise on invalid examples.
-        class_names: optional names of the classes.
+        class_names: names of the classes (a sequence, `a,b,c` or a file
+            of names). Folder datasets default to a `classes.txt` beside
+            the data, then CamVid's 11 names for 11 classes in a "camvid"
+            folder or with ignore label 11, then `class_0`, ... (see
+            `keras_deconvnet.data.class_names`).
         background_label: folder datasets: a class never used for
             instance crops.
 
@@ -103,6 +109,10 @@ def load_source(
             raise ValueError("Pass `data_dir` or `image_dir` and `label_dir`.")
         image_dir = os.path.join(data_dir, split)
         label_dir = os.path.join(data_dir, f"{split}annot")
+    options["class_names"] = dataset_class_names(
+        name, num_classes, class_names=class_names, data_dir=data_dir,
+        image_dir=image_dir, label_dir=label_dir, ignore_label=ignore_label,
+    )
     return FolderSegmentation(
         image_dir, label_dir, background_label=background_label, **options
     )

@@ -1,7 +1,7 @@
 """SavedModel export for TensorFlow Serving (TensorFlow only).
 
 `export_saved_model` writes a Keras 3 `keras.export.ExportArchive` in the
-TF-Serving layout `<directory>/<version>/` with three signatures:
+TF-Serving layout `<directory>/<version>/` with four signatures:
 
 - `serving_default` and `predict_crops`: `images` float32
   `[batch, S, S, 3]` RGB 0-255 -> `scores` float32 `[batch, S, S, C]`,
@@ -11,6 +11,8 @@ TF-Serving layout `<directory>/<version>/` with three signatures:
   `[H, W]`, `scores` float32 `[H, W, C]`: crop and resize every box, run
   the network on the crops in batches, and aggregate the score maps
   (`keras_deconvnet.inference.aggregate`), all inside the graph.
+- `metadata`: no inputs -> `class_names` string `[C]`, the model's class
+  names (`keras_deconvnet.metadata`), so a client can label the outputs.
 
 The network always runs in inference mode (`training=False`).
 """
@@ -27,8 +29,9 @@ from keras_deconvnet.export import input_checks
 from keras_deconvnet.inference.aggregate import aggregate
 from keras_deconvnet.inference.crops import crop_proposals
 from keras_deconvnet.layers import pooling_jit_compile
+from keras_deconvnet.model_metadata import class_names_for
 
-SIGNATURES = ("serving_default", "predict_crops", "segment")
+SIGNATURES = ("serving_default", "predict_crops", "segment", "metadata")
 DEFAULT_MAX_IMAGE_SIZE = 4096
 DEFAULT_CROP_BATCH_SIZE = 16
 
@@ -88,7 +91,7 @@ def build_export_archive(
     crop_batch_size=DEFAULT_CROP_BATCH_SIZE,
     aggregation="max",
 ):
-    """Returns a `keras.export.ExportArchive` with the three signatures.
+    """Returns a `keras.export.ExportArchive` with the four signatures.
 
     Args: see `export_saved_model`.
     """
@@ -145,9 +148,17 @@ def build_export_archive(
             "scores": scores,
         }
 
+    class_names = list(class_names_for(model))
+
+    @tf.function(input_signature=[])
+    def metadata():
+        # A constant of the graph: the names travel inside the SavedModel.
+        return {"class_names": tf.constant(class_names, tf.string)}
+
     archive.add_endpoint("serving_default", predict_crops)
     archive.add_endpoint("predict_crops", predict_crops)
     archive.add_endpoint("segment", segment)
+    archive.add_endpoint("metadata", metadata)
     return archive
 
 

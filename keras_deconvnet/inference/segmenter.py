@@ -226,3 +226,11 @@ class Segmenter:
     def segment(self, image, boxes=None):
         """The label map, int32 `[H, W]` (argmax of `scores`)."""
         return self.scores(image, boxes).argmax(-1).astype(np.int32)
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """The paper's pipeline `name`, e.g. `"edeconvnet_crf_voc"` (72.5
+        published mIoU): see `keras_deconvnet.inference.presets`."""
+        from keras_deconvnet.inference.presets import segmenter_from_preset
+
+        return segmenter_from_preset(name, segmenter_class=cls, **overrides)

@@ -11,6 +11,8 @@ Written with Keras and NumPy only, so it works on every backend.
 import keras
 import numpy as np
 
+from keras_deconvnet.models.segmentation_model import SegmentationModel
+
 # Layers whose output channels are the last kernel axis (Conv2D,
 # `(kh, kw, in, out)`) or the one before it (Conv2DTranspose, `(kh, kw,
 # out, in)`).
@@ -167,4 +169,7 @@ def fold_batch_norm(model):
             new_layer.bias.assign(bias.astype(new_layer.bias.dtype))
         else:
             new_layer.set_weights(old_layer.get_weights())
+    if isinstance(model, SegmentationModel):
+        # clone_model rebuilds the graph only; the metadata stays the same.
+        folded.stored_metadata = model.stored_metadata
     return folded

@@ -7,6 +7,7 @@ from keras_deconvnet.layers import MaxPoolingWithArgmax2D
 from keras_deconvnet.layers import MaxUnpooling2D
 from keras_deconvnet.models import vgg16_encoder
 from keras_deconvnet.models import weights as weights_module
+from keras_deconvnet.models.segmentation_model import SegmentationModel
 
 # Decoder blocks, mirrored from the encoder (reference layer table):
 # (block, [channels of deconv{block}_1, _2, ...]).
@@ -91,8 +92,12 @@ def DeconvNet(
             `"imagenet"` (VGG16 ImageNet encoder from
             `keras.applications`, fc1/fc2 reshaped into fc6/fc7), a path to
             a VGG16 weight file (`.h5`, `.weights.h5`, `.keras`) for the
-            same transfer, or a path to a DeconvNet saved by this package
-            (`.keras` or `.weights.h5`) whose weights are copied.
+            same transfer, a path to a DeconvNet saved by this package
+            (`.keras` or `.weights.h5`) whose weights are copied, or
+            `"pascal_voc"`: the authors' trained VOC network (preset
+            `deconvnet_voc`, 21 classes, width 1.0), downloaded from their
+            server and converted on first use, then loaded from the Keras
+            cache (`keras_deconvnet.load("deconvnet_voc")`).
         name: model name.
 
     Returns:
@@ -103,6 +108,7 @@ def DeconvNet(
 
     >>> model = keras_deconvnet.DeconvNet(num_classes=11, width=0.25)
     >>> scores = model.predict(images)  # (batch, 224, 224, 11)
+    >>> voc = keras_deconvnet.DeconvNet(weights="pascal_voc")  # needs network
     """
     input_shape = validate_input_shape(input_shape)
     if not isinstance(num_classes, int) or num_classes < 1:
@@ -110,6 +116,12 @@ def DeconvNet(
             f"`num_classes` must be a positive int. "
             f"Received: num_classes={num_classes}"
         )
+    preset = weights_module.preset_model(
+        "deconvnet", weights, num_classes, width, input_shape,
+        lambda shape, scale: DeconvNet(num_classes, shape, scale, name=name),
+    )
+    if preset is not None:
+        return preset
     width = vgg16_encoder.validate_width(width)
     channels = vgg16_encoder.scaled_channels(width)
 
@@ -140,6 +152,6 @@ def DeconvNet(
         dtype="float32",
         name="seg_score",
     )(x)
-    model = keras.Model(inputs, outputs, name=name)
+    model = SegmentationModel(inputs, outputs, name=name)
     weights_module.load_initial_weights(model, weights)
     return model

@@ -8,6 +8,7 @@ from keras_deconvnet.layers import CaffePreprocessing
 from keras_deconvnet.layers import CropToReference
 from keras_deconvnet.models import vgg16_encoder
 from keras_deconvnet.models import weights as weights_module
+from keras_deconvnet.models.segmentation_model import SegmentationModel
 
 
 @keras.saving.register_keras_serializable(package="keras_deconvnet")
@@ -77,7 +78,15 @@ def FCN8s(
         input_shape: `(height, width, 3)`; `None` sizes accept any size.
         width: channel multiplier, as in `DeconvNet`.
         weights: `None`, `"imagenet"`, a VGG16 weight file or a saved FCN8s
-            (see `DeconvNet`).
+            (see `DeconvNet`), or `"pascal_voc"`: the FCN model zoo's
+            PASCAL VOC FCN-8s (preset `fcn8s_voc`, 21 classes, width 1.0),
+            downloaded and converted on first use, then cached. Those
+            weights only give their published scores in the Caffe
+            geometry (conv1_1 padded by 100, "valid" fc6 and upsampling,
+            crops at offsets 5, 9, 31), so this returns that network, a
+            `keras_deconvnet.caffe.FCN8sCaffe`, not the "same"-padded
+            variant built otherwise; both map `(batch, H, W, 3)` images to
+            `(batch, H, W, 21)` scores.
         name: model name.
 
     Returns:
@@ -89,6 +98,17 @@ def FCN8s(
             "`input_shape` must be (height, width, 3). "
             f"Received: input_shape={input_shape}"
         )
+
+    def caffe_geometry(shape, scale):
+        from keras_deconvnet.caffe.fcn8s_caffe import FCN8sCaffe
+
+        return FCN8sCaffe(num_classes, shape, scale)
+
+    preset = weights_module.preset_model(
+        "fcn8s", weights, num_classes, width, input_shape, caffe_geometry
+    )
+    if preset is not None:
+        return preset
     width = vgg16_encoder.validate_width(width)
     channels = vgg16_encoder.scaled_channels(width)
     inputs = keras.Input(tuple(input_shape), name="images")
@@ -123,6 +143,6 @@ def FCN8s(
     score = keras.layers.Add(name="fuse_pool3")([score, score_pool3])
     score = upsample_scores(score, num_classes, 8, "upscore8")
     outputs = CropToReference(name="score")(score, inputs)
-    model = keras.Model(inputs, outputs, name=name)
+    model = SegmentationModel(inputs, outputs, name=name)
     weights_module.load_initial_weights(model, weights)
     return model

@@ -116,6 +116,50 @@ def copy_weights_by_name(model, source):
         layer.set_weights(values)
 
 
+# `weights=` names of the published models, per builder.
+PRESET_WEIGHTS = {
+    "deconvnet": {"pascal_voc": "deconvnet_voc"},
+    "fcn8s": {"pascal_voc": "fcn8s_voc"},
+}
+
+
+def preset_model(architecture, weights, num_classes, width, input_shape,
+                 build):
+    """The published model for `weights="pascal_voc"`, else None.
+
+    Args:
+        architecture: `"deconvnet"` or `"fcn8s"`.
+        weights: the builder's `weights` argument.
+        num_classes, width: must be the preset's (21 and 1.0).
+        input_shape: the builder's input shape; when it differs from the
+            preset's, the weights are copied into `build(input_shape)`.
+        build: function `(input_shape, width) -> model` of the preset's
+            geometry (the width of the converted files: 1.0 for the
+            released ones).
+    """
+    name = PRESET_WEIGHTS[architecture].get(weights) if isinstance(
+        weights, str) else None
+    if name is None:
+        return None
+    if num_classes != 21 or width != 1.0:
+        raise ValueError(
+            f"weights={weights!r} is the authors' 21-class VOC network at "
+            "width 1.0: pass num_classes=21 and width=1.0. Received: "
+            f"num_classes={num_classes}, width={width}"
+        )
+    from keras_deconvnet.model_metadata import set_metadata
+    from keras_deconvnet.model_metadata import stored_metadata
+    from keras_deconvnet.presets import load_preset
+
+    model = load_preset(name)
+    if tuple(model.input_shape[1:]) == tuple(input_shape):
+        return model
+    resized = build(tuple(input_shape), model.get_layer("conv1_1").filters
+                    / vgg16_encoder.CHANNELS[1])
+    copy_weights_by_name(resized, model)
+    return set_metadata(resized, **stored_metadata(model))
+
+
 def load_initial_weights(model, weights):
     """Applies a model constructor's `weights` argument to `model`."""
     if weights is None:

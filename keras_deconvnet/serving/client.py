@@ -264,6 +264,22 @@ class Client:
         boxes = np.asarray(boxes, np.float32)
         return self.predict({"image": image, "boxes": boxes}, "segment", outputs)
 
+    def class_names(self):
+        """The model's class names, from the export's `metadata` signature.
+
+        Returns:
+            A tuple of `C` strings, one per score channel.
+
+        Raises:
+            ServingError: the server refused (e.g. `INVALID_ARGUMENT` for an
+                export made before the `metadata` signature existed).
+        """
+        names = self.predict({}, "metadata", ("class_names",))["class_names"]
+        return tuple(
+            name.decode("utf-8") if isinstance(name, bytes) else str(name)
+            for name in np.asarray(names).reshape(-1).tolist()
+        )
+
     def signatures(self):
         """Lists the model's signatures (`GetModelMetadata`).
 
@@ -285,7 +301,8 @@ class Client:
                                 for dim in tensor["tensor_shape"].get("dim", [])
                             ),
                         )
-                        for key, tensor in signature[side].items()
+                        # JSON omits empty maps (a signature without inputs).
+                        for key, tensor in signature.get(side, {}).items()
                     }
                     for side in ("inputs", "outputs")
                 }

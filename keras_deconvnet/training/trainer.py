@@ -14,6 +14,8 @@ import keras
 
 from keras_deconvnet.data.augmentation import DEFAULT_SCALE_RANGE
 from keras_deconvnet.layers import set_pooling_jit_compile
+from keras_deconvnet.model_metadata import training_metadata
+from keras_deconvnet.saving import save_and_record
 
 from keras_deconvnet.training import batch_norm_check
 from keras_deconvnet.training import checkpoints
@@ -103,6 +105,7 @@ def train(
     ignore_label=None,
     image_dir=None,
     label_dir=None,
+    class_names=None,
     margin=0.1,
     iou_threshold=0.5,
     class_weighting=False,
@@ -185,6 +188,8 @@ def train(
         ignore_label: label without loss (folder datasets, `train_data`).
         image_dir: folder datasets: explicit image folder.
         label_dir: folder datasets: explicit label folder.
+        class_names: names stored with the model (a list, `a,b,c` or a
+            file); default: the dataset's (`classes.txt`, CamVid, VOC).
         margin: box growth per side for stage crops.
         iou_threshold: stage-2 proposal/instance overlap.
         class_weighting: weight the loss by median frequency balancing.
@@ -297,7 +302,8 @@ def train(
         # Saved models need no XLA: (un)pooling clusters are a training
         # and inference speed-up, turned on again by those paths.
         set_pooling_jit_compile(model, False)
-        model.save(model_path)
+        model = save_and_record(model, model_path, "training",
+                                **training_metadata(setup.config))
         history.save(batch_norm=batch_norm)
         with open(os.path.join(out_dir, "training_summary.json"), "w") as file:
             json.dump({"config": setup.config, "model": model_path,
