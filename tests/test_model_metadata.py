@@ -169,3 +169,16 @@ def test_training_metadata_names_and_config(tmp_path):
                                     "class_names": "a,b,c"})
     assert fields["class_names"] is None
     assert dataset_class_names("synthetic", 3)[0] == "class_0"
+
+
+def test_scripts_take_class_names():
+    from tests.test_train_script import load_script
+
+    train_script = load_script("train")
+    assert "--class-names" in train_script.build_parser().format_help()
+    with pytest.raises(SystemExit, match="gives 2 names for --num-classes 3"):
+        train_script.main(["--dataset", "folder", "--num-classes", "3",
+                           "--class-names", "a,b"])
+    evaluate_script = load_script("evaluate")
+    args = evaluate_script.build_parser().parse_args(["--class-names", "a,b"])
+    assert args.class_names == "a,b"

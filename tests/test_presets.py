@@ -113,6 +113,7 @@ def images(size=(224, 224), seed=0):
     return rng.uniform(0, 255, (1,) + size + (3,)).astype("float32")
 
 
+@pytest.mark.slow
 def test_first_call_downloads_and_converts_then_the_cache_serves(
         server, authors_files, tmp_path, monkeypatch):
     caffemodel, prototxt = authors_files["deconvnet"]
@@ -203,6 +204,7 @@ def test_local_files_need_no_network(authors_files, tmp_path, monkeypatch):
         keras_deconvnet.presets.load_preset("segnet_camvid")
 
 
+@pytest.mark.slow
 def test_the_papers_best_pipeline_in_one_call(server):
     pytest.importorskip("tensorflow")
     pytest.importorskip("pydensecrf")
