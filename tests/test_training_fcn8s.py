@@ -19,9 +19,11 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.mark.slow
-def test_fcn8s_trains_on_random_crops_and_saves(tmp_path):
+def test_fcn8s_trains_on_random_crops_and_saves(tmp_path, monkeypatch):
     import keras_deconvnet
     from keras_deconvnet.data import write_synthetic_voc
+
+    monkeypatch.setenv("KERAS_DECONVNET_MODELS", str(tmp_path / "models"))
 
     data_dir = str(tmp_path / "synthetic")
     write_synthetic_voc(data_dir, num_train=4, num_val=2,
@@ -44,7 +46,11 @@ def test_fcn8s_trains_on_random_crops_and_saves(tmp_path):
     epoch = result.history[0]
     assert "val_miou_inference" in epoch and np.isfinite(epoch["loss"])
     assert "val_miou_batch_statistics" not in epoch
-    assert keras_deconvnet.load(result.model_path).name == "fcn8s"
+    loaded = keras_deconvnet.load(result.model_path)
+    assert loaded.name == "fcn8s"
+    assert keras_deconvnet.metadata(loaded)["class_names"][15] == "person"
+    # An FCN-8s never becomes the model load() opens without a path.
+    assert not (tmp_path / "models" / "latest.json").exists()
 
 
 def batches(rng, steps, nan_at=None):

@@ -302,7 +302,9 @@ def train(
         # Saved models need no XLA: (un)pooling clusters are a training
         # and inference speed-up, turned on again by those paths.
         set_pooling_jit_compile(model, False)
+        # Only a DeconvNet becomes load()'s default; an FCN-8s is a partner.
         model = save_and_record(model, model_path, "training",
+                                record=setup.arch == "deconvnet",
                                 **training_metadata(setup.config))
         history.save(batch_norm=batch_norm)
         with open(os.path.join(out_dir, "training_summary.json"), "w") as file:
