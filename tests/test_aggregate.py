@@ -26,11 +26,14 @@ def sample_map(score_map, box, row, column):
 
 
 def reference_aggregate(score_maps, boxes, image_size, mode):
-    """Pixel by pixel, in float64."""
+    """Pixel by pixel, in float64; `mean` averages softmax probabilities."""
     height, width = image_size
     num_classes = score_maps.shape[-1]
     result = np.full((height, width, num_classes), np.nan)
     score_maps = score_maps.astype(np.float64)
+    if mode == "mean":
+        score_maps = np.exp(score_maps - score_maps.max(-1, keepdims=True))
+        score_maps /= score_maps.sum(-1, keepdims=True)
     for row in range(height):
         for column in range(width):
             values = [
@@ -39,8 +42,10 @@ def reference_aggregate(score_maps, boxes, image_size, mode):
                 if box[0] <= row + 0.5 < box[2] and box[1] <= column + 0.5 < box[3]
             ]
             if not values:
-                result[row, column] = UNCOVERED_SCORE
-                result[row, column, 0] = 0.0
+                result[row, column] = 0.0 if mode == "mean" else UNCOVERED_SCORE
+                result[row, column, 0] = 1.0 if mode == "mean" else 0.0
+            elif mode == "mean":
+                result[row, column] = np.mean(values, axis=0)
             elif mode == "max":
                 result[row, column] = np.max(values, axis=0)
             else:
@@ -61,16 +66,29 @@ BOXES = np.array(
 )
 
 
-@pytest.mark.parametrize("mode", ["max", "sum"])
+@pytest.mark.parametrize("mode", ["max", "sum", "mean"])
 def test_aggregate_matches_numpy_reference(mode, rng):
     score_maps = rng.normal(size=(len(BOXES), 7, 5, 3)).astype(np.float32)
     image_size = (18, 21)
-    result = aggregate(score_maps, BOXES, image_size, mode=mode).numpy()
+    result, coverage = aggregate(
+        score_maps, BOXES, image_size, mode=mode, return_coverage=True
+    )
+    result = result.numpy()
     expected = reference_aggregate(score_maps, BOXES, image_size, mode)
     assert result.shape == (18, 21, 3) and result.dtype == np.float32
     np.testing.assert_allclose(result, expected, atol=2e-5)
     # Some pixels are uncovered, so background wins there.
     assert np.any(result.argmax(-1)[:, :3] == 0)
+    rows = np.arange(18)[:, None] + 0.5
+    columns = np.arange(21)[None, :] + 0.5
+    counts = sum(
+        (rows >= y1) & (rows < y2) & (columns >= x1) & (columns < x2)
+        for y1, x1, y2, x2 in BOXES
+    )
+    assert coverage.dtype == tf.int32 and counts.min() == 0 and counts.max() >= 2
+    np.testing.assert_array_equal(coverage, counts)
+    if mode == "mean":
+        np.testing.assert_allclose(result.sum(-1), 1.0, atol=1e-5)
 
 
 def test_aggregate_handles_no_proposals_and_unknown_shapes():
@@ -104,7 +122,7 @@ def test_identity_sized_box_places_map_exactly(rng):
 
 def test_aggregate_rejects_bad_arguments():
     with pytest.raises(ValueError, match="mode"):
-        aggregate(np.zeros((1, 2, 2, 2)), np.zeros((1, 4)), (4, 4), mode="mean")
+        aggregate(np.zeros((1, 2, 2, 2)), np.zeros((1, 4)), (4, 4), mode="median")
     with pytest.raises(ValueError, match="score_maps"):
         aggregate(np.zeros((2, 2, 2)), np.zeros((1, 4)), (4, 4))
     with pytest.raises(ValueError, match="same number"):

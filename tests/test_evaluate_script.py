@@ -62,7 +62,7 @@ def test_class_count_mismatch_and_mode_are_checked():
     with pytest.raises(ValueError, match="scores 3 classes"):
         evaluate(colour_model(), [], 21)
     with pytest.raises(ValueError, match="mode"):
-        evaluate(colour_model(), [], 3, mode="tiles")
+        evaluate(colour_model(), [], 3, mode="grid")
 
 
 def test_proposals_mode_uses_the_segmenter():
@@ -73,7 +73,8 @@ def test_proposals_mode_uses_the_segmenter():
     assert summary["pixel_accuracy"] > 0.9
 
 
-def test_evaluate_script_prints_table_json_and_plot(tmp_path, capsys):
+def synthetic_data_and_model(tmp_path):
+    """`(data_dir, model_path)`: 2 synthetic val images, a tiny DeconvNet."""
     from keras_deconvnet import DeconvNet
     from keras_deconvnet.data import write_synthetic_voc
 
@@ -82,6 +83,11 @@ def test_evaluate_script_prints_table_json_and_plot(tmp_path, capsys):
                         image_size=(96, 128), seed=0)
     model_path = str(tmp_path / "model.keras")
     DeconvNet(num_classes=21, width=SMALL_WIDTH).save(model_path)
+    return data_dir, model_path
+
+
+def test_evaluate_script_prints_table_json_and_plot(tmp_path, capsys):
+    data_dir, model_path = synthetic_data_and_model(tmp_path)
     plots, json_path = str(tmp_path / "plots"), str(tmp_path / "result.json")
     code = load_script("evaluate").main([
         "--model", model_path, "--dataset", "synthetic", "--data-dir",
@@ -110,3 +116,58 @@ def test_evaluate_script_missing_model_is_a_clear_error(tmp_path, capsys):
     ])
     assert code == 2
     assert "absent.keras" in capsys.readouterr().err
+
+
+def test_tiles_mode_through_evaluate():
+    summary = evaluate(colour_model(), [two_colour_example()], 3, 255,
+                       mode="tiles", tile_scale=(0.75, 1.0), tile_overlap=0.25,
+                       progress=False)
+    assert summary["mode"] == "tiles" and summary["aggregation"] == "mean"
+    assert summary["tile_scale"] == [0.75, 1.0]
+    assert summary["tile_overlap"] == 0.25
+    # The colour model labels each pixel by its colour: tiles at these
+    # scales only blur the one column at the edge.
+    assert summary["pixel_accuracy"] > 0.99
+
+
+def test_evaluate_script_tiles_ensemble_and_per_class_plot(tmp_path, capsys):
+    from keras_deconvnet import FCN8s
+
+    data_dir, model_path = synthetic_data_and_model(tmp_path)
+    fcn_path = str(tmp_path / "fcn.keras")
+    FCN8s(num_classes=21, width=SMALL_WIDTH).save(fcn_path)
+    plots, json_path = str(tmp_path / "plots"), str(tmp_path / "result.json")
+    code = load_script("evaluate").main([
+        "--model", model_path, "--dataset", "synthetic", "--data-dir",
+        data_dir, "--split", "val", "--mode", "tiles", "--tile-scale",
+        "0.75", "1.0", "--tile-overlap", "0.25", "--fcn", fcn_path,
+        "--ensemble", "product", "--plots", plots, "--json", json_path,
+        "--quiet",
+    ])
+    assert code == 0
+    output = capsys.readouterr().out
+    assert "mode=tiles" in output and "tile scale 0.75 1" in output
+    assert "ensemble=product" in output
+    # Per-class IoU by class name.
+    assert any(line.startswith("aeroplane") for line in output.splitlines())
+    with open(json_path) as file:
+        saved = json.load(file)
+    assert saved["ensemble"] == "product" and saved["fcn"] == fcn_path
+    assert saved["tile_scale"] == [0.75, 1.0] and saved["num_images"] == 2
+    assert saved["class_names"][1] == "aeroplane"
+    for name in ("confusion_matrix.png", "per_class_iou.png"):
+        assert os.path.getsize(os.path.join(plots, name)) > 1000
+
+
+def test_class_names_come_from_the_source_else_the_model_else_palettes():
+    from types import SimpleNamespace
+
+    from keras_deconvnet.evaluation import class_names_for
+
+    named = SimpleNamespace(class_names=("a", "b"))
+    generic = SimpleNamespace(class_names=("class_0", "class_1"))
+    assert class_names_for(2, named) == ("a", "b")
+    assert class_names_for(2, generic) == ("class_0", "class_1")
+    assert class_names_for(11, None)[2] == "pole"
+    assert class_names_for(12, None)[-1] == "void"
+    assert class_names_for(21, object())[0] == "background"

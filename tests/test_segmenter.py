@@ -108,9 +108,9 @@ def test_tiny_deconvnet_with_edgeboxes_proposals():
 def test_bad_arguments_raise():
     model = identity_model()
     with pytest.raises(ValueError, match="aggregation"):
-        Segmenter(model, aggregation="mean")
+        Segmenter(model, aggregation="median")
     with pytest.raises(ValueError, match="mode"):
-        Segmenter(model, mode="tiles")
+        Segmenter(model, mode="grid")
     with pytest.raises(ValueError, match="ensemble"):
         Segmenter(model, ensemble="vote")
     with pytest.raises(ValueError, match="num_proposals"):
