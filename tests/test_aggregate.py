@@ -3,6 +3,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+import keras  # noqa: E402
+
 from keras_deconvnet.inference import UNCOVERED_SCORE  # noqa: E402
 from keras_deconvnet.inference import aggregate  # noqa: E402
 from keras_deconvnet.inference import crop_proposals  # noqa: E402
@@ -178,3 +180,32 @@ def test_aggregate_memory_does_not_grow_with_the_number_of_proposals(rng):
     # An [N, H, W, C] tensor would need 100 maps; the loop needs a few.
     assert many < few + map_bytes
     assert many < 8 * map_bytes
+
+
+def test_crops_pad_outside_the_image_with_rgb_zero_as_the_authors():
+    """The authors zero-pad the image (MATLAB `padarray`) and subtract the
+    mean from the resized crop, so the network sees `-mean` there."""
+    from keras_deconvnet.layers import CaffePreprocessing
+    from keras_deconvnet.layers.caffe_preprocessing import DECONVNET_BGR_MEAN
+
+    image = np.full((20, 30, 3), 200, np.float32)
+    box = np.array([[-10.0, -15.0, 10.0, 15.0]], np.float32)  # top-left out
+    crop = crop_proposals(image, box, 8).numpy()[0]
+    np.testing.assert_array_equal(crop[:4, :], 0.0)
+    np.testing.assert_array_equal(crop[:, :4], 0.0)
+    np.testing.assert_allclose(crop[4:, 4:], 200.0, atol=1e-4)
+    seen = keras.ops.convert_to_numpy(CaffePreprocessing()(crop[None]))[0]
+    np.testing.assert_allclose(seen[0, 0], np.negative(DECONVNET_BGR_MEAN), atol=1e-4)
+
+
+def test_paste_into_a_box_of_another_size_equals_tf_image_resize(rng):
+    # Independent of crop_proposals/aggregate's own geometry: a map pasted
+    # into a whole-pixel box must be tf.image.resize of it to that size.
+    score_map = rng.normal(size=(1, 7, 5, 3)).astype(np.float32)
+    for box in ([3, 4, 17, 13], [0, 0, 20, 22], [2, 1, 5, 3]):
+        pasted = aggregate(score_map, np.float32([box]), (20, 22), "sum").numpy()
+        height, width = box[2] - box[0], box[3] - box[1]
+        resized = tf.image.resize(score_map[0], (height, width)).numpy()
+        np.testing.assert_allclose(
+            pasted[box[0] : box[2], box[1] : box[3]], resized, atol=1e-5
+        )

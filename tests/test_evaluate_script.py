@@ -65,12 +65,21 @@ def test_class_count_mismatch_and_mode_are_checked():
         evaluate(colour_model(), [], 3, mode="grid")
 
 
-def test_proposals_mode_uses_the_segmenter():
+def test_proposals_mode_uses_the_segmenter(tmp_path, monkeypatch):
     pytest.importorskip("cv2")
+    from keras_deconvnet.proposals.edges import EDGE_MODEL_ENV
+    from keras_deconvnet.proposals.edges import edge_map_name
+
+    monkeypatch.delenv(EDGE_MODEL_ENV, raising=False)
     summary = evaluate(colour_model(), [two_colour_example()], 3, 255,
                        mode="proposals", num_proposals=5, progress=False)
     assert summary["mode"] == "proposals"
     assert summary["pixel_accuracy"] > 0.9
+    # The results say which edge map the proposals came from.
+    assert summary["edge_map"] == "gradient"
+    model_file = tmp_path / "model.yml.gz"
+    model_file.write_bytes(b"")
+    assert edge_map_name(model_file) == "structured:model.yml.gz"
 
 
 def synthetic_data_and_model(tmp_path):
