@@ -180,3 +180,36 @@ def test_class_names_come_from_the_source_else_the_model_else_palettes():
     assert class_names_for(11, None)[2] == "pole"
     assert class_names_for(12, None)[-1] == "void"
     assert class_names_for(21, object())[0] == "background"
+
+
+def test_folder_evaluation_takes_its_defaults_from_the_model(
+    tmp_path, capsys, monkeypatch
+):
+    """No --num-classes, --ignore-label or tile flags: the model's class
+    count, then its metadata (ignore label, names, tile settings)."""
+    from PIL import Image
+
+    import keras_deconvnet
+
+    for folder in ("val", "valannot"):
+        os.makedirs(tmp_path / "data" / folder)
+    image, label = two_colour_example(120, 160, 70)  # 255: ignored rows
+    Image.fromarray(image).save(tmp_path / "data" / "val" / "a.png")
+    Image.fromarray(label.astype(np.uint8)).save(
+        tmp_path / "data" / "valannot" / "a.png")
+    colour_model().save(tmp_path / "colour.keras")
+    metadata = {"ignore_label": 255, "class_names": ["red", "green", "blue"],
+                "tile_scale": [0.5], "tile_overlap": 0.5}
+    monkeypatch.setattr(keras_deconvnet, "metadata", lambda model: metadata,
+                        raising=False)
+    code = load_script("evaluate").main([
+        "--model", str(tmp_path / "colour.keras"), "--dataset", "folder",
+        "--data-dir", str(tmp_path / "data"), "--mode", "tiles", "--quiet",
+    ])
+    assert code == 0
+    output = capsys.readouterr().out
+    line = json.loads(output.strip().splitlines()[-1])
+    assert line["tile_scale"] == [0.5] and line["tile_overlap"] == 0.5
+    assert line["class_names"] == ["red", "green", "blue"]
+    assert line["num_pixels"] == (120 - 5) * 160
+    assert line["per_class_iou"][2] is None and line["pixel_accuracy"] > 0.99

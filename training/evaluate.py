@@ -49,7 +49,8 @@ def build_parser():
     parser.add_argument("--image-dir", help="folder datasets: image folder")
     parser.add_argument("--label-dir", help="folder datasets: label folder")
     parser.add_argument("--num-classes", type=int,
-                        help="number of classes (folder datasets)")
+                        help="number of classes (folder datasets; default: "
+                        "the classes the model scores)")
     parser.add_argument("--ignore-label", type=int,
                         help="label not scored (VOC 255, CamVid 11)")
     parser.add_argument("--mode", choices=("whole", "tiles", "proposals"),
@@ -184,9 +185,18 @@ def main(argv=None):
         # The models first: a wrong path fails before any data is read.
         model = keras_deconvnet.load(args.model)
         fcn = keras_deconvnet.load(args.fcn) if args.fcn else None
+        num_classes, ignore_label = args.num_classes, args.ignore_label
+        if args.dataset == "folder":
+            # By default the classes the model scores, and its metadata's
+            # ignore label when it has one.
+            if num_classes is None:
+                num_classes = int(model.outputs[0].shape[-1])
+            if ignore_label is None:
+                ignore_label = model_settings(
+                    model, ("ignore_label",)).get("ignore_label")
         source = data.load_source(
             args.dataset, args.data_dir, args.split,
-            num_classes=args.num_classes, ignore_label=args.ignore_label,
+            num_classes=num_classes, ignore_label=ignore_label,
             image_dir=args.image_dir, label_dir=args.label_dir,
         )
         examples = data.evaluation_examples(source, progress=not args.quiet)
