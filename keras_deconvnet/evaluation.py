@@ -205,7 +205,7 @@ def plot_per_class_iou(per_class_iou, class_names, path, title=None,
         mean = np.nanmean(values) if mean_iou is None else 100 * mean_iou
         axes.axvline(mean, color="tab:red", linestyle="--", linewidth=1,
                      label=f"mean IoU {mean:.1f}")
-        axes.legend(loc="lower right", fontsize=8)
+        axes.legend(loc="best", fontsize=8)
     axes.set_yticks(rows, class_names)
     axes.invert_yaxis()  # the first class at the top, as in the table
     axes.set_xlim(0, 110)
