@@ -2,8 +2,8 @@
 
 Always in inference mode (BN moving statistics), always through
 `keras_deconvnet.inference.Segmenter`, one image at a time, in one of its
-modes (the network sees the scale it was trained at in each; run on
-whole frames of another size it fails):
+modes; each feeds the network inputs of the size it was trained on (run
+fully convolutionally on whole frames of another size, it fails):
 - `"whole"`: the image resized (bilinear) to the model's input size, one
   forward pass, the raw scores resized back (bilinear), argmax.
 - `"tiles"`: overlapping windows at `tile_scale` with `tile_overlap`,

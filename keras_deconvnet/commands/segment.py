@@ -102,8 +102,8 @@ def run(args):
     from tqdm import tqdm
 
     from keras_deconvnet import visualization
-    from keras_deconvnet.evaluation import class_names_for
     from keras_deconvnet.data.source import read_image
+    from keras_deconvnet.evaluation import class_names_for
     from keras_deconvnet.inference import Segmenter
 
     model = _load(args.model, "--model")
