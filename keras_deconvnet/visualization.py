@@ -6,6 +6,7 @@ Needs Pillow; no TensorFlow.
 import numpy as np
 
 from keras_deconvnet import palette as palette_module
+from keras_deconvnet.images import to_rgb_uint8
 
 LEGEND_ROW = 20  # pixels per legend entry
 LEGEND_SWATCH = 14
@@ -79,8 +80,6 @@ def overlay(image, labels, alpha=0.5, class_names=None, legend=True):
     Returns:
         uint8 RGB `[H', W', 3]`; `W' = W + 170` with the legend.
     """
-    from keras_deconvnet.proposals.edges import to_rgb_uint8
-
     image = to_rgb_uint8(image)
     labels = np.asarray(labels)
     if labels.shape != image.shape[:2]:
@@ -139,8 +138,6 @@ def draw_proposals(image, boxes, colour=(255, 255, 0), width=2, max_boxes=50):
     Returns:
         uint8 RGB `[H, W, 3]`.
     """
-    from keras_deconvnet.proposals.edges import to_rgb_uint8
-
     Image, ImageDraw, _ = _pil()
     canvas = Image.fromarray(to_rgb_uint8(image))
     draw = ImageDraw.Draw(canvas)

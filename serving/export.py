@@ -47,6 +47,12 @@ def parse_args(argv=None):
         help="`segment` rejects images with a larger side (default 4096)",
     )
     parser.add_argument(
+        "--max-boxes",
+        type=int,
+        default=200,
+        help="`segment` rejects requests with more boxes (default 200)",
+    )
+    parser.add_argument(
         "--crop-batch-size",
         type=int,
         default=16,
@@ -54,9 +60,10 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--aggregation",
-        choices=("max", "sum"),
+        choices=("max", "sum", "mean"),
         default="max",
-        help="per-pixel combination of proposals in `segment` (default max)",
+        help="per-pixel combination of boxes in `segment`: max (default) "
+        "or sum of raw scores, or mean of probabilities (tiled inference)",
     )
     return parser.parse_args(argv)
 
@@ -74,6 +81,7 @@ def main(argv=None):
         max_image_size=args.max_image_size,
         crop_batch_size=args.crop_batch_size,
         aggregation=args.aggregation,
+        max_boxes=args.max_boxes,
     )
     print(f"Exported {model.name} for TF-Serving: {os.path.abspath(path)}")
     print(f"Inspect it: saved_model_cli show --dir {path} --all")

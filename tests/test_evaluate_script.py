@@ -62,18 +62,28 @@ def test_class_count_mismatch_and_mode_are_checked():
     with pytest.raises(ValueError, match="scores 3 classes"):
         evaluate(colour_model(), [], 21)
     with pytest.raises(ValueError, match="mode"):
-        evaluate(colour_model(), [], 3, mode="tiles")
+        evaluate(colour_model(), [], 3, mode="grid")
 
 
-def test_proposals_mode_uses_the_segmenter():
+def test_proposals_mode_uses_the_segmenter(tmp_path, monkeypatch):
     pytest.importorskip("cv2")
+    from keras_deconvnet.proposals.edges import EDGE_MODEL_ENV
+    from keras_deconvnet.proposals.edges import edge_map_name
+
+    monkeypatch.delenv(EDGE_MODEL_ENV, raising=False)
     summary = evaluate(colour_model(), [two_colour_example()], 3, 255,
                        mode="proposals", num_proposals=5, progress=False)
     assert summary["mode"] == "proposals"
     assert summary["pixel_accuracy"] > 0.9
+    # The results say which edge map the proposals came from.
+    assert summary["edge_map"] == "gradient"
+    model_file = tmp_path / "model.yml.gz"
+    model_file.write_bytes(b"")
+    assert edge_map_name(model_file) == "structured:model.yml.gz"
 
 
-def test_evaluate_script_prints_table_json_and_plot(tmp_path, capsys):
+def synthetic_data_and_model(tmp_path):
+    """`(data_dir, model_path)`: 2 synthetic val images, a tiny DeconvNet."""
     from keras_deconvnet import DeconvNet
     from keras_deconvnet.data import write_synthetic_voc
 
@@ -82,6 +92,11 @@ def test_evaluate_script_prints_table_json_and_plot(tmp_path, capsys):
                         image_size=(96, 128), seed=0)
     model_path = str(tmp_path / "model.keras")
     DeconvNet(num_classes=21, width=SMALL_WIDTH).save(model_path)
+    return data_dir, model_path
+
+
+def test_evaluate_script_prints_table_json_and_plot(tmp_path, capsys):
+    data_dir, model_path = synthetic_data_and_model(tmp_path)
     plots, json_path = str(tmp_path / "plots"), str(tmp_path / "result.json")
     code = load_script("evaluate").main([
         "--model", model_path, "--dataset", "synthetic", "--data-dir",
@@ -110,3 +125,77 @@ def test_evaluate_script_missing_model_is_a_clear_error(tmp_path, capsys):
     ])
     assert code == 2
     assert "absent.keras" in capsys.readouterr().err
+
+
+def test_tiles_mode_through_evaluate():
+    summary = evaluate(colour_model(), [two_colour_example()], 3, 255,
+                       mode="tiles", tile_scale=(0.75, 1.0), tile_overlap=0.25,
+                       progress=False)
+    assert summary["mode"] == "tiles" and summary["aggregation"] == "mean"
+    assert summary["tile_scale"] == [0.75, 1.0]
+    assert summary["tile_overlap"] == 0.25
+    # The colour model labels each pixel by its colour: tiles at these
+    # scales only blur the one column at the edge.
+    assert summary["pixel_accuracy"] > 0.99
+
+
+def test_evaluate_script_tiles_ensemble_and_per_class_plot(tmp_path, capsys):
+    from keras_deconvnet import FCN8s
+
+    data_dir, model_path = synthetic_data_and_model(tmp_path)
+    fcn_path = str(tmp_path / "fcn.keras")
+    FCN8s(num_classes=21, width=SMALL_WIDTH).save(fcn_path)
+    plots, json_path = str(tmp_path / "plots"), str(tmp_path / "result.json")
+    code = load_script("evaluate").main([
+        "--model", model_path, "--dataset", "synthetic", "--data-dir",
+        data_dir, "--split", "val", "--mode", "tiles", "--tile-scale",
+        "0.75", "1.0", "--tile-overlap", "0.25", "--fcn", fcn_path,
+        "--ensemble", "product", "--plots", plots, "--json", json_path,
+        "--quiet",
+    ])
+    assert code == 0
+    output = capsys.readouterr().out
+    assert "mode=tiles" in output and "tile scale 0.75 1" in output
+    assert "ensemble=product" in output
+    # Per-class IoU by class name.
+    assert any(line.startswith("aeroplane") for line in output.splitlines())
+    with open(json_path) as file:
+        saved = json.load(file)
+    assert saved["ensemble"] == "product" and saved["fcn"] == fcn_path
+    assert saved["tile_scale"] == [0.75, 1.0] and saved["num_images"] == 2
+    assert saved["class_names"][1] == "aeroplane"
+    for name in ("confusion_matrix.png", "per_class_iou.png"):
+        assert os.path.getsize(os.path.join(plots, name)) > 1000
+
+
+def test_folder_evaluation_takes_its_defaults_from_the_model(
+    tmp_path, capsys, monkeypatch
+):
+    """No --num-classes, --ignore-label or tile flags: the model's class
+    count, then its metadata (ignore label, names, tile settings)."""
+    from PIL import Image
+
+    import keras_deconvnet
+
+    for folder in ("val", "valannot"):
+        os.makedirs(tmp_path / "data" / folder)
+    image, label = two_colour_example(120, 160, 70)  # 255: ignored rows
+    Image.fromarray(image).save(tmp_path / "data" / "val" / "a.png")
+    Image.fromarray(label.astype(np.uint8)).save(
+        tmp_path / "data" / "valannot" / "a.png")
+    colour_model().save(tmp_path / "colour.keras")
+    metadata = {"ignore_label": 255, "class_names": ["red", "green", "blue"],
+                "tile_scale": [0.5], "tile_overlap": 0.5}
+    monkeypatch.setattr(keras_deconvnet, "metadata", lambda model: metadata,
+                        raising=False)
+    code = load_script("evaluate").main([
+        "--model", str(tmp_path / "colour.keras"), "--dataset", "folder",
+        "--data-dir", str(tmp_path / "data"), "--mode", "tiles", "--quiet",
+    ])
+    assert code == 0
+    output = capsys.readouterr().out
+    line = json.loads(output.strip().splitlines()[-1])
+    assert line["tile_scale"] == [0.5] and line["tile_overlap"] == 0.5
+    assert line["class_names"] == ["red", "green", "blue"]
+    assert line["num_pixels"] == (120 - 5) * 160
+    assert line["per_class_iou"][2] is None and line["pixel_accuracy"] > 0.99

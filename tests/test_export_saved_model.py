@@ -191,6 +191,56 @@ def test_segment_equals_the_segmenter(model, signatures, rng):
     np.testing.assert_array_equal(outputs["labels"], segmenter.segment(image, boxes))
 
 
+@pytest.fixture(scope="module")
+def pointwise_export(tmp_path_factory):
+    """`(model, segment)`: a pointwise model exported with mean aggregation
+    and at most 6 boxes. (Pointwise, unlike DeconvNet, whose pooling
+    switches flip on float noise, it compares resampling paths closely.)"""
+    model = pointwise_model()
+    base = tmp_path_factory.mktemp("pointwise") / "model"
+    path = export_saved_model(model, base, aggregation="mean", max_boxes=6)
+    return model, tf.saved_model.load(path).signatures["segment"]
+
+
+def test_segment_pastes_like_tf_image_resize(pointwise_export, rng):
+    """Checked without crop_proposals/aggregate, which the Segmenter shares:
+    a 40x52 box is resized to the 32 crop and its probabilities back to
+    40x52 with tf.image.resize."""
+    model, segment = pointwise_export
+    inside = rng.integers(0, 256, (40, 52, 3)).astype("uint8")
+    image = rng.integers(0, 256, (60, 75, 3)).astype("uint8")
+    # Replicated edges: samples just outside the box equal its border
+    # pixels, as tf.image.resize of the box alone assumes.
+    image[9:51, 19:73] = np.pad(inside, [(1, 1), (1, 1), (0, 0)], "edge")
+    box = np.array([[10, 20, 50, 72]], np.float32)
+    outputs = segment(image=tf.constant(image), boxes=tf.constant(box))
+    crop = tf.image.resize(inside.astype("float32"), (32, 32))
+    scores = keras.ops.convert_to_numpy(model(crop[None], training=False))[0]
+    expected = tf.image.resize(tf.nn.softmax(scores), (40, 52)).numpy()
+    np.testing.assert_allclose(
+        outputs["scores"][10:50, 20:72], expected, atol=1e-5
+    )
+    # No box: background, with probability 1.
+    np.testing.assert_array_equal(outputs["scores"][:10, :, 0], 1.0)
+
+
+def test_segment_with_tile_boxes_and_the_max_boxes_bound(pointwise_export, tmp_path):
+    from keras_deconvnet.inference import tile_boxes
+
+    model, segment = pointwise_export
+    image = np.random.default_rng(0).integers(0, 256, (50, 70, 3)).astype("uint8")
+    (boxes,) = tile_boxes(image.shape, 32, 1.0, 0.25)
+    assert len(boxes) == 6
+    scores = segment(image=tf.constant(image), boxes=tf.constant(boxes))["scores"]
+    expected = Segmenter(model, mode="tiles", tile_overlap=0.25).scores(image)
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
+    seven = tf.constant(np.concatenate([boxes, boxes[:1]]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="bound of 6 boxes"):
+        segment(image=tf.constant(image), boxes=seven)
+    with pytest.raises(ValueError, match="max_boxes"):
+        export_saved_model(model, tmp_path / "bad", max_boxes=0)
+
+
 def test_export_script(tmp_path, capsys):
     model = pointwise_model()
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serving"))
@@ -201,8 +251,14 @@ def test_export_script(tmp_path, capsys):
     model.save(tmp_path / "tiny.keras")
     out = tmp_path / "pointwise"
     argv = ["--model", str(tmp_path / "tiny.keras"), "--out", str(out)]
-    assert export_script.main(argv + ["--version", "3"]) == 0
+    assert export_script.main(
+        argv + ["--version", "3", "--max-boxes", "2", "--aggregation", "mean"]
+    ) == 0
     assert os.path.isfile(out / "3" / "saved_model.pb")
+    segment = tf.saved_model.load(str(out / "3")).signatures["segment"]
+    boxes = tf.constant([[0, 0, 8, 8]] * 3, tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="--max-boxes"):
+        segment(image=tf.zeros((8, 8, 3), tf.uint8), boxes=boxes)
     assert "saved_model_cli show" in capsys.readouterr().out
     with pytest.raises(ValueError, match="TensorFlow SavedModel"):
         export_script.main(["--model", str(out / "3"), "--out", str(out)])

@@ -118,3 +118,21 @@ def test_extend_boxes_clips_when_asked():
     )
     with pytest.raises(ValueError, match="margin"):
         extend_boxes(boxes, margin=-1)
+
+
+def test_gradient_edge_fallback_warns_once_naming_the_flag(monkeypatch):
+    import warnings
+
+    from keras_deconvnet.proposals import edges
+
+    monkeypatch.delenv(edges.EDGE_MODEL_ENV, raising=False)
+    monkeypatch.setattr(edges, "_warned_gradient_fallback", False)
+    image = np.full((64, 64, 3), 30, np.uint8)
+    image[16:48, 16:48] = 220
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        propose(image)
+        propose(image)
+    messages = [str(warning.message) for warning in caught]
+    assert len(messages) == 1 and "--edge-model" in messages[0]
+    assert edges.edge_map_name() == "gradient"

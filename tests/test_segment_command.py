@@ -55,8 +55,8 @@ def test_segment_writes_labels_overlay_and_proposals(tmp_path, saved_model, caps
     error = capsys.readouterr().err
     # The good image is written; the two bad ones are named, status 1.
     assert status == 1
-    assert "broken.jpg" in error and "not an image" in error
-    assert "missing.png" in error and "no such file" in error
+    assert "broken.jpg" in error and "Cannot read image" in error
+    assert "missing.png" in error and "not found" in error
     labels = Image.open(out / "scene_labels.png")
     assert labels.mode == "P" and labels.size == (160, 160)
     assert np.asarray(labels).max() < 21
@@ -66,20 +66,33 @@ def test_segment_writes_labels_overlay_and_proposals(tmp_path, saved_model, caps
     assert np.all(proposals == [255, 255, 0], axis=-1).any()
 
 
-def test_segment_whole_mode_matches_segmenter(tmp_path, saved_model):
+@pytest.mark.parametrize(
+    "flags, options",
+    [
+        (["--mode", "whole"], {"mode": "whole"}),
+        (
+            ["--mode", "tiles", "--tile-scale", "1.0", "2.5", "--tile-overlap", "0.5"],
+            {"mode": "tiles", "tile_scale": (1.0, 2.5), "tile_overlap": 0.5},
+        ),
+    ],
+)
+def test_segment_whole_and_tiles_modes_match_segmenter(
+    tmp_path, saved_model, flags, options
+):
     from keras_deconvnet.inference import Segmenter
 
     image = generated_image(96)
     Image.fromarray(image).save(tmp_path / "small.png")
     status = main(
         ["segment", str(tmp_path / "small.png"), "--model", str(saved_model),
-         "--mode", "whole", "--out", str(tmp_path)]
+         "--out", str(tmp_path), "--draw-proposals", *flags]
     )
     assert status == 0
     written = np.asarray(Image.open(tmp_path / "small_labels.png"))
     model = keras_deconvnet.load(saved_model)
-    expected = Segmenter(model, mode="whole").segment(image)
+    expected = Segmenter(model, **options).segment(image)
     np.testing.assert_array_equal(written, expected)
+    assert (tmp_path / "small_proposals.png").exists()
 
 
 def test_segment_reports_a_missing_model(tmp_path):

@@ -108,12 +108,105 @@ def test_tiny_deconvnet_with_edgeboxes_proposals():
 def test_bad_arguments_raise():
     model = identity_model()
     with pytest.raises(ValueError, match="aggregation"):
-        Segmenter(model, aggregation="mean")
+        Segmenter(model, aggregation="median")
     with pytest.raises(ValueError, match="mode"):
-        Segmenter(model, mode="tiles")
+        Segmenter(model, mode="grid")
     with pytest.raises(ValueError, match="ensemble"):
         Segmenter(model, ensemble="vote")
     with pytest.raises(ValueError, match="num_proposals"):
         Segmenter(model, num_proposals=0)
     with pytest.raises(ValueError, match="empty"):
         Segmenter(model).segment(np.zeros((0, 5, 3), np.uint8))
+
+
+def green_fcn():
+    """Any-size FCN: class 1 scores 0.01 x green, classes 0 and 2 score 0."""
+    inputs = keras.Input((None, None, 3))
+    layer = keras.layers.Conv2D(3, 1, use_bias=False)
+    outputs = layer(inputs)
+    kernel = np.zeros((1, 1, 3, 3), np.float32)
+    kernel[0, 0, 1, 1] = 0.01
+    layer.set_weights([kernel])
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("ensemble", ["mean", "product"])
+def test_ensemble_finds_an_object_outside_every_box(ensemble):
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[25:35, 40:55, 1] = 200  # the object: FCN class 1, p = 0.79
+    box = np.array([[0, 0, 20, 30]], np.float32)  # far from the object
+    segmenter = Segmenter(
+        affine_model(0.01, 0.0, size=32), fcn=green_fcn(), ensemble=ensemble
+    )
+    labels = segmenter.segment(image, boxes=box)
+    # Where no box looked, the FCN decides (not certain background).
+    assert np.all(labels[25:35, 40:55] == 1)
+    assert np.all(labels[:20, :30] == 0)
+
+
+def test_crf_gets_a_flat_unary_where_no_box_looked():
+    pytest.importorskip("pydensecrf.densecrf")
+    image = ramp_image()
+    box = np.array([[0, 0, 20, 50]], np.float32)
+    segmenter = Segmenter(
+        identity_model(), crf=True, crf_options={"num_iterations": 0}
+    )
+    # Zero mean-field iterations return the unary's own probabilities.
+    probabilities = segmenter.scores(image, boxes=box)
+    np.testing.assert_allclose(probabilities[21:], 1 / 3, atol=1e-5)
+    covered = tf.nn.softmax(
+        Segmenter(identity_model()).scores(image, boxes=box)[:20]
+    ).numpy()
+    np.testing.assert_allclose(probabilities[:20], covered, atol=1e-4)
+
+
+def pooling_model():
+    inputs = keras.Input((32, 32, 3))
+    pooled, switches = keras_deconvnet.layers.MaxPoolingWithArgmax2D(
+        name="pool"
+    )(inputs)
+    outputs = keras_deconvnet.layers.MaxUnpooling2D(name="unpool")(
+        [pooled, switches]
+    )
+    return keras.Model(inputs, outputs)
+
+
+def test_segmenter_leaves_the_users_model_as_it_was():
+    from keras_deconvnet.layers import window_utils
+
+    image = ramp_image()
+    batch = np.zeros((2, 32, 32, 3), np.float32)
+    # A user who predicted before: their compiled predict stays theirs,
+    # and the segmenter still runs the pooling under XLA.
+    model = pooling_model()
+    before = model.predict(batch, verbose=0)
+    predict_function = model.predict_function
+    scores = Segmenter(model, mode="whole").scores(image)
+    assert model.predict_function is predict_function
+    assert model.get_layer("pool") in window_utils._compiled_functions
+    assert model.get_layer("pool").jit_compile is False
+    np.testing.assert_allclose(model.predict(batch, verbose=0), before)
+    # A user who predicts only after: no predict function was built for
+    # them (so theirs will be traced without XLA, as they configured).
+    fresh = pooling_model()
+    np.testing.assert_allclose(
+        Segmenter(fresh, mode="whole").scores(image), scores, atol=1e-5
+    )
+    assert fresh.predict_function is None
+    assert not fresh.get_layer("unpool").jit_compile
+
+
+def test_compiled_function_cache_frees_dropped_layers():
+    import gc
+    import weakref
+
+    from keras_deconvnet.layers import window_utils
+
+    layer = keras_deconvnet.layers.MaxPoolingWithArgmax2D(jit_compile=True)
+    call = tf.function(lambda x: layer(x)[0])
+    call(tf.zeros((1, 4, 4, 2)))
+    assert layer in window_utils._compiled_functions
+    reference = weakref.ref(layer)
+    del layer, call
+    gc.collect()
+    assert reference() is None

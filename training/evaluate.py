@@ -2,14 +2,21 @@
 
 mIoU is accumulated over the whole split (one confusion matrix, the
 ignore label skipped), as the PASCAL VOC devkit does. The model always
-runs in inference mode. Prints a table and one JSON line; `--plots DIR`
-writes a row-normalised confusion-matrix PNG.
+runs in inference mode, in one of three modes: whole (resized image),
+tiles (overlapping windows at --tile-scale, probabilities averaged) or
+proposals (the paper's EdgeBoxes crops). With --fcn the FCN-8s on the
+whole image is ensembled with it (EDeconvNet). Prints per-class IoU by
+class name and one JSON line; `--plots DIR` writes a row-normalised
+confusion matrix and a per-class IoU bar chart.
 
-Example:
+Examples:
 
     python training/evaluate.py --model saved_models/ --dataset folder \\
-        --data-dir /work/shared/data/camvid --num-classes 11 \\
-        --ignore-label 11 --split val --mode whole --plots plots/
+        --data-dir data/camvid --num-classes 11 --ignore-label 11 \\
+        --split val --mode tiles --tile-scale 0.75 1.0 --plots plots/
+
+    python training/evaluate.py --model deconvnet.keras --fcn fcn8s.keras \\
+        --ensemble mean --mode tiles ...
 """
 
 import argparse
@@ -43,25 +50,48 @@ def build_parser():
     parser.add_argument("--image-dir", help="folder datasets: image folder")
     parser.add_argument("--label-dir", help="folder datasets: label folder")
     parser.add_argument("--num-classes", type=int,
-                        help="number of classes (folder datasets)")
+                        help="number of classes (folder datasets; default: "
+                        "the classes the model scores)")
     parser.add_argument("--ignore-label", type=int,
                         help="label not scored (VOC 255, CamVid 11)")
     parser.add_argument("--class-names",
                         help="names for the table: a,b,c or a file of one "
                         "name per line (default: the model's stored names)")
-    parser.add_argument("--mode", choices=("whole", "proposals"),
+    parser.add_argument("--mode", choices=("whole", "tiles", "proposals"),
                         default="whole",
                         help="whole: image resized to the model input, "
-                        "scores resized back; proposals: the paper's "
-                        "EdgeBoxes crops, max-aggregated (Segmenter)")
+                        "scores resized back; tiles: overlapping windows, "
+                        "probabilities averaged; proposals: the paper's "
+                        "EdgeBoxes crops, max-aggregated")
+    parser.add_argument("--tile-scale", type=float, nargs="+",
+                        help="tiles mode: one or more scales; a window "
+                        "covers input/scale pixels (default: the model's "
+                        "metadata, else the package default)")
+    parser.add_argument("--tile-overlap", type=float,
+                        help="tiles mode: overlap fraction of neighbouring "
+                        "windows (default: the model's metadata, else the "
+                        "package default)")
+    parser.add_argument("--aggregation", choices=("max", "sum", "mean"),
+                        help="per-pixel combination of boxes (default: "
+                        "mean for tiles, max otherwise)")
     parser.add_argument("--num-proposals", type=int, default=50,
                         help="proposals mode: crops per image")
+    parser.add_argument("--edge-model",
+                        help="proposals mode: OpenCV structured edge model "
+                        "(model.yml.gz) for EdgeBoxes; default "
+                        "$KERAS_DECONVNET_EDGE_MODEL, else gradient edges")
+    parser.add_argument("--fcn", help="FCN-8s model (.keras): score the "
+                        "EDeconvNet ensemble with it")
+    parser.add_argument("--ensemble", choices=("mean", "product"),
+                        default="mean",
+                        help="with --fcn: mean of probabilities (paper) or "
+                        "product of rectified scores (authors' code)")
     parser.add_argument("--batch-size", type=int, default=8,
-                        help="images (whole) or crops (proposals) per "
-                        "forward pass")
+                        help="crops per forward pass")
     parser.add_argument("--limit", type=int,
                         help="evaluate only the first N images")
-    parser.add_argument("--plots", help="folder for confusion_matrix.png")
+    parser.add_argument("--plots", help="folder for confusion_matrix.png "
+                        "and per_class_iou.png")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar")
@@ -83,6 +113,69 @@ def format_table(summary, class_names):
     return "\n".join(lines)
 
 
+def model_settings(model, names):
+    """The model's metadata entries `names` (empty without metadata)."""
+    import keras_deconvnet
+
+    metadata = getattr(keras_deconvnet, "metadata", None)
+    try:
+        found = metadata(model) if metadata is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        found = None
+    found = found or {}
+    return {name: found[name] for name in names if found.get(name) is not None}
+
+
+def segmenter_options(args, model):
+    """`Segmenter` options from the flags (tiles: else from the model)."""
+    options = {"ensemble": args.ensemble}
+    if args.aggregation:
+        options["aggregation"] = args.aggregation
+    if args.mode == "proposals":
+        options.update(num_proposals=args.num_proposals,
+                       edge_model=args.edge_model)
+    if args.mode == "tiles":
+        options.update(model_settings(model, ("tile_scale", "tile_overlap")))
+        if args.tile_scale:
+            options["tile_scale"] = args.tile_scale
+        if args.tile_overlap is not None:
+            options["tile_overlap"] = args.tile_overlap
+    return options
+
+
+def write_plots(folder, summary, class_names, title):
+    from keras_deconvnet.evaluation import plot_confusion_matrix
+    from keras_deconvnet.evaluation import plot_per_class_iou
+
+    os.makedirs(folder, exist_ok=True)
+    path = plot_confusion_matrix(
+        summary["confusion_matrix"], class_names,
+        os.path.join(folder, "confusion_matrix.png"), title=title,
+    )
+    print(f"Confusion matrix: {path}")
+    path = plot_per_class_iou(
+        summary["per_class_iou"], class_names,
+        os.path.join(folder, "per_class_iou.png"), title=title,
+        mean_iou=summary["miou"],
+    )
+    print(f"Per-class IoU: {path}")
+
+
+def describe(args, summary):
+    """One line: what was scored and how."""
+    how = f"mode={args.mode} (input {summary['input_size']}"
+    if args.mode == "tiles":
+        scales = " ".join(f"{scale:g}" for scale in summary["tile_scale"])
+        how += f", tile scale {scales}, overlap {summary['tile_overlap']:g}"
+    if args.mode == "proposals":
+        how += f", {summary['edge_map']} edges"
+    how += ")"
+    if args.fcn:
+        how += f" + FCN-8s {args.fcn}, ensemble={args.ensemble}"
+    return (f"{args.dataset}/{args.split}: {summary['num_images']} images, "
+            f"{how}, inference mode (BN moving statistics)")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     import itertools
@@ -90,14 +183,23 @@ def main(argv=None):
     import keras_deconvnet
     from keras_deconvnet import data
     from keras_deconvnet.evaluation import evaluate
-    from keras_deconvnet.evaluation import plot_confusion_matrix
 
     try:
-        # The model first: a wrong path fails before any data is read.
+        # The models first: a wrong path fails before any data is read.
         model = keras_deconvnet.load(args.model)
+        fcn = keras_deconvnet.load(args.fcn) if args.fcn else None
+        num_classes, ignore_label = args.num_classes, args.ignore_label
+        if args.dataset == "folder":
+            # By default the classes the model scores, and its metadata's
+            # ignore label when it has one.
+            if num_classes is None:
+                num_classes = int(model.outputs[0].shape[-1])
+            if ignore_label is None:
+                ignore_label = model_settings(
+                    model, ("ignore_label",)).get("ignore_label")
         source = data.load_source(
             args.dataset, args.data_dir, args.split,
-            num_classes=args.num_classes, ignore_label=args.ignore_label,
+            num_classes=num_classes, ignore_label=ignore_label,
             image_dir=args.image_dir, label_dir=args.label_dir,
             class_names=args.class_names,
         )
@@ -106,13 +208,11 @@ def main(argv=None):
         if args.limit:
             examples = itertools.islice(examples, args.limit)
             count = min(count, args.limit)
-        options = {}
-        if args.mode == "proposals":
-            options["num_proposals"] = args.num_proposals
         summary = evaluate(
             model, examples, source.num_classes, source.ignore_label,
             mode=args.mode, batch_size=args.batch_size, num_examples=count,
-            progress=not args.quiet, **options,
+            progress=not args.quiet, fcn=fcn,
+            **segmenter_options(args, model),
         )
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -122,19 +222,15 @@ def main(argv=None):
                    else keras_deconvnet.class_names_for(model, source))
     summary.update(model=args.model, dataset=args.dataset,
                    split=args.split, class_names=list(class_names))
-    print(f"{args.dataset}/{args.split}: {summary['num_images']} images, "
-          f"mode={args.mode} (input {summary['input_size']}), inference "
-          "mode (BN moving statistics)")
+    if args.fcn:
+        summary["fcn"] = args.fcn
+    print(describe(args, summary))
     print(format_table(summary, class_names))
     if args.plots:
-        os.makedirs(args.plots, exist_ok=True)
-        path = plot_confusion_matrix(
-            summary["confusion_matrix"], class_names,
-            os.path.join(args.plots, "confusion_matrix.png"),
-            title=f"{args.dataset}/{args.split}, mIoU "
-            f"{100 * summary['miou']:.1f}%",
-        )
-        print(f"Confusion matrix: {path}")
+        write_plots(args.plots, summary, class_names,
+                    title=f"{args.dataset}/{args.split} ({args.mode}"
+                    f"{', + FCN-8s' if args.fcn else ''}), mIoU "
+                    f"{100 * summary['miou']:.1f}%")
     if args.json:
         with open(args.json, "w") as file:
             json.dump(summary, file, indent=1)

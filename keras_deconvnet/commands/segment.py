@@ -2,9 +2,6 @@
 
 import os
 import sys
-import time
-
-import numpy as np
 
 
 def add_parser(subparsers, name):
@@ -13,8 +10,10 @@ def add_parser(subparsers, name):
         help="segment images: VOC-palette label PNGs and overlays",
         description=(
             "Segments each IMAGE with a saved DeconvNet as in the paper "
-            "(EdgeBoxes proposals, crops, max/sum aggregation; optionally "
-            "the FCN-8s ensemble and the dense CRF) and writes, under --out, "
+            "(EdgeBoxes proposals, crops, max/sum aggregation), or on "
+            "overlapping tiles (--mode tiles) or the whole resized image; "
+            "optionally with the FCN-8s ensemble and the dense CRF. Writes, "
+            "under --out, "
             "NAME_labels.png (label map, PASCAL VOC palette), "
             "NAME_overlay.png (image blended with the labels, legend of the "
             "classes present) and with --draw-proposals NAME_proposals.png."
@@ -40,12 +39,34 @@ def add_parser(subparsers, name):
     parser.add_argument(
         "--proposals", type=int, default=50, help="proposals per image (top N)"
     )
-    parser.add_argument("--aggregation", choices=("max", "sum"), default="max")
+    parser.add_argument(
+        "--aggregation",
+        choices=("max", "sum", "mean"),
+        default=None,
+        help="per-pixel combination of boxes (default: mean of "
+        "probabilities for tiles, max otherwise)",
+    )
     parser.add_argument(
         "--mode",
-        choices=("proposals", "whole"),
+        choices=("proposals", "tiles", "whole"),
         default="proposals",
-        help="proposals (paper) or the whole image resized to the input",
+        help="proposals (paper), overlapping tiles, or the whole image "
+        "resized to the input",
+    )
+    parser.add_argument(
+        "--tile-scale",
+        type=float,
+        nargs="+",
+        default=None,
+        help="tiles: one or more scales; a window covers input/scale pixels "
+        "(default: the package default)",
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=float,
+        default=None,
+        help="tiles: overlap fraction of neighbouring windows (default: "
+        "the package default)",
     )
     parser.add_argument(
         "--min-side", type=float, default=112, help="smallest proposal side, px"
@@ -68,21 +89,6 @@ def add_parser(subparsers, name):
     return parser
 
 
-def read_image(path):
-    """uint8 RGB `[H, W, 3]` from an image file, or a clear error."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as picture:
-            return np.array(picture.convert("RGB"))
-    except FileNotFoundError:
-        raise ValueError(f"cannot read '{path}': no such file") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(
-            f"cannot read '{path}': not an image Pillow can open ({error})"
-        ) from None
-
-
 def _load(path, what):
     import keras_deconvnet
 
@@ -98,10 +104,19 @@ def run(args):
 
     import keras_deconvnet
     from keras_deconvnet import visualization
+    from keras_deconvnet.data.source import read_image
     from keras_deconvnet.inference import Segmenter
 
     model = _load(args.model, "--model")
     fcn = _load(args.fcn, "--fcn") if args.fcn else None
+    tile_options = {
+        name: value
+        for name, value in (
+            ("tile_scale", args.tile_scale),
+            ("tile_overlap", args.tile_overlap),
+        )
+        if value is not None
+    }
     try:
         segmenter = Segmenter(
             model,
@@ -115,6 +130,7 @@ def run(args):
             min_side=args.min_side,
             margin=args.margin,
             edge_model=args.edge_model,
+            **tile_options,
         )
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
@@ -123,14 +139,12 @@ def run(args):
     for path in tqdm(args.images, desc="segment", unit="image", file=sys.stderr):
         try:
             image = read_image(path)
-            started = time.perf_counter()
-            boxes = segmenter.proposals(image)
-            proposal_seconds = time.perf_counter() - started
         except (ValueError, FileNotFoundError) as error:
             tqdm.write(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
-        scores = segmenter.scores(image, boxes=boxes)
+        scores = segmenter.scores(image)
+        boxes = segmenter.last_boxes
         labels = scores.argmax(-1)
         stem = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
         visualization.save_label_png(labels, f"{stem}_labels.png")
@@ -141,10 +155,9 @@ def run(args):
         if args.draw_proposals:
             drawn = visualization.draw_proposals(image, boxes)
             Image.fromarray(drawn).save(f"{stem}_proposals.png")
-        stages = {**segmenter.last_timings, "proposals": proposal_seconds}
         timings = ", ".join(
             f"{stage} {seconds:.2f} s"
-            for stage, seconds in stages.items()
+            for stage, seconds in segmenter.last_timings.items()
             if stage != "num_boxes"
         )
         tqdm.write(

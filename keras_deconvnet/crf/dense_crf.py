@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_deconvnet.images import to_rgb_uint8
+
 # The paper's settings (DeconvNet section 4.3, as in DeepLab-CRF).
 GAUSSIAN_SXY = 3
 GAUSSIAN_WEIGHT = 3
@@ -67,8 +69,6 @@ def dense_crf(
     >>> refined = dense_crf(image, softmax(scores))
     >>> labels = refined.argmax(-1)
     """
-    from keras_deconvnet.proposals.edges import to_rgb_uint8
-
     densecrf = _densecrf()
     image = to_rgb_uint8(image)
     probabilities = np.asarray(probabilities, np.float32)

@@ -63,15 +63,19 @@ def box_iou(boxes_a, boxes_b):
     return np.where(union > 0, intersection / np.maximum(union, 1e-12), 0.0)
 
 
-def extend_boxes(boxes, margin):
+def extend_boxes(boxes, margin, image_size=None):
     """Grows boxes on every side by `margin` times their own height/width.
 
     `margin=0.5` on a 10x20 box adds 5 rows above and below and 10 columns
-    left and right. The result may leave the image; crops zero-pad it.
+    left and right. The authors extend every proposal around the object
+    before cropping, for training crops and at inference alike.
 
     Args:
         boxes: `(N, 4)` or `(4,)` boxes.
         margin: non-negative float, a fraction of the box size per side.
+        image_size: optional `(H, W)`; when given, the extended boxes are
+            clipped to the image. By default they may leave it (crops are
+            padded there).
 
     Returns:
         float32 boxes of the same shape.
@@ -82,7 +86,11 @@ def extend_boxes(boxes, margin):
     heights = boxes[..., 2] - boxes[..., 0]
     widths = boxes[..., 3] - boxes[..., 1]
     offsets = np.stack([-heights, -widths, heights, widths], axis=-1)
-    return (boxes + margin * offsets).astype(np.float32)
+    extended = boxes + margin * offsets
+    if image_size is not None:
+        height, width = image_size
+        extended = np.clip(extended, 0, [height, width, height, width])
+    return extended.astype(np.float32)
 
 
 def pixel_windows(boxes):

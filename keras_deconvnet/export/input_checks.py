@@ -136,3 +136,23 @@ def check_image_and_boxes(image, boxes, max_image_size):
         ]
     with tf.control_dependencies(value_checks):
         return tf.identity(image), tf.identity(boxes)
+
+
+def check_box_count(boxes, max_boxes):
+    """Checks that `segment` got at most `max_boxes` boxes.
+
+    The score maps of all boxes are held at once (`N x S x S x C` floats),
+    so an unbounded request could exhaust the server's memory.
+
+    Returns:
+        `boxes` with the check as a control dependency.
+    """
+    dims, _ = runtime_shape(boxes)
+    check = _assert(
+        dims[0] <= max_boxes,
+        f"`boxes` holds more than the bound of {max_boxes} boxes set at "
+        "export (--max-boxes). Received shape:",
+        tf.shape(boxes),
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(boxes)

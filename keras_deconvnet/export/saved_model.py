@@ -7,10 +7,12 @@ TF-Serving layout `<directory>/<version>/` with four signatures:
   `[batch, S, S, 3]` RGB 0-255 -> `scores` float32 `[batch, S, S, C]`,
   `labels` int32 `[batch, S, S]`.
 - `segment`: `image` uint8 `[H, W, 3]` and `boxes` float32 `[N, 4]`
-  (`[y1, x1, y2, x2]` pixel edges, y2/x2 exclusive) -> `labels` int32
-  `[H, W]`, `scores` float32 `[H, W, C]`: crop and resize every box, run
-  the network on the crops in batches, and aggregate the score maps
-  (`keras_deconvnet.inference.aggregate`), all inside the graph.
+  (`[y1, x1, y2, x2]` pixel edges, y2/x2 exclusive, 1 <= N <= max_boxes)
+  -> `labels` int32 `[H, W]`, `scores` float32 `[H, W, C]`: crop and
+  resize every box, run the network on the crops in batches, and
+  aggregate the score maps (`keras_deconvnet.inference.aggregate`), all
+  inside the graph. The boxes are proposals, or the windows of
+  `keras_deconvnet.inference.tile_boxes` for tiled inference.
 - `metadata`: no inputs -> `class_names` string `[C]`, the model's class
   names (`keras_deconvnet.metadata`), so a client can label the outputs.
 
@@ -28,32 +30,16 @@ import tensorflow as tf
 from keras_deconvnet.export import input_checks
 from keras_deconvnet.inference.aggregate import aggregate
 from keras_deconvnet.inference.crops import crop_proposals
-from keras_deconvnet.layers import pooling_jit_compile
+from keras_deconvnet.inference.crops import model_input_size
+from keras_deconvnet.layers import jit_compile_override
 from keras_deconvnet.model_metadata import class_names_for
 
 SIGNATURES = ("serving_default", "predict_crops", "segment", "metadata")
 DEFAULT_MAX_IMAGE_SIZE = 4096
 DEFAULT_CROP_BATCH_SIZE = 16
-
-
-def model_crop_size(model):
-    """Returns the square input size S of a `[batch, S, S, 3]` model.
-
-    Raises:
-        ValueError: the model does not take `[batch, S, S, 3]` images.
-    """
-    input_shape = tuple(model.input_shape)
-    if (
-        len(input_shape) != 4
-        or input_shape[1] is None
-        or input_shape[1] != input_shape[2]
-        or input_shape[3] != 3
-    ):
-        raise ValueError(
-            "Only models taking square RGB crops [batch, S, S, 3] can be "
-            f"exported. Received: model.input_shape={model.input_shape}"
-        )
-    return int(input_shape[1])
+# About 200 x 224 x 224 x C float32 score maps per request: 800 MB at
+# C = 21, four times the paper's 50 proposals.
+DEFAULT_MAX_BOXES = 200
 
 
 def next_version(directory):
@@ -90,6 +76,7 @@ def build_export_archive(
     max_image_size=DEFAULT_MAX_IMAGE_SIZE,
     crop_batch_size=DEFAULT_CROP_BATCH_SIZE,
     aggregation="max",
+    max_boxes=DEFAULT_MAX_BOXES,
 ):
     """Returns a `keras.export.ExportArchive` with the four signatures.
 
@@ -101,10 +88,11 @@ def build_export_archive(
             "KERAS_BACKEND=tensorflow). "
             f"Received: backend={keras.backend.backend()}"
         )
-    crop_size = model_crop_size(model)
+    crop_size = model_input_size(model)
     for name, value in (
         ("max_image_size", max_image_size),
         ("crop_batch_size", crop_batch_size),
+        ("max_boxes", max_boxes),
     ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(
@@ -136,6 +124,7 @@ def build_export_archive(
         image, boxes = input_checks.check_image_and_boxes(
             image, boxes, max_image_size
         )
+        boxes = input_checks.check_box_count(boxes, max_boxes)
         # The crops of keras_deconvnet.inference (same as its Segmenter).
         crops = crop_proposals(image, boxes, crop_size)
         crops = tf.ensure_shape(crops, [None, crop_size, crop_size, 3])
@@ -169,6 +158,7 @@ def export_saved_model(
     max_image_size=DEFAULT_MAX_IMAGE_SIZE,
     crop_batch_size=DEFAULT_CROP_BATCH_SIZE,
     aggregation="max",
+    max_boxes=DEFAULT_MAX_BOXES,
 ):
     """Exports `model` for TensorFlow Serving.
 
@@ -185,8 +175,13 @@ def export_saved_model(
             version already in `directory` (1 in an empty one).
         max_image_size: `segment` rejects images with a side above this.
         crop_batch_size: crops per forward pass in `segment`.
-        aggregation: how `segment` combines overlapping proposals per pixel
-            and class, `"max"` (the paper's default) or `"sum"`.
+        aggregation: how `segment` combines overlapping boxes per pixel
+            and class: `"max"` (the paper's default) or `"sum"` of raw
+            scores, or `"mean"` of softmax probabilities (tiled inference:
+            feed it the boxes of `keras_deconvnet.inference.tile_boxes`,
+            one call per scale, and average the calls' `scores`).
+        max_boxes: `segment` rejects requests with more boxes than this
+            (memory grows with the number of boxes).
 
     Returns:
         The path of the written version folder, `<directory>/<version>`.
@@ -220,12 +215,13 @@ def export_saved_model(
     staging = tempfile.mkdtemp(prefix=f".export-{version}-", dir=directory)
     try:
         # Plain ops only: a serving runtime may have no XLA.
-        with pooling_jit_compile(model, False):
+        with jit_compile_override(False):
             archive = build_export_archive(
                 model,
                 max_image_size=max_image_size,
                 crop_batch_size=crop_batch_size,
                 aggregation=aggregation,
+                max_boxes=max_boxes,
             )
             archive.write_out(staging, verbose=False)
         os.rename(staging, target)

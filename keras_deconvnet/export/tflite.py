@@ -26,8 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_deconvnet.export.saved_model import model_crop_size
-from keras_deconvnet.layers import pooling_jit_compile
+from keras_deconvnet.inference.crops import model_input_size
+from keras_deconvnet.layers import jit_compile_override
 
 QUANTIZE_MODES = ("none", "float16", "dynamic", "int8")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -179,10 +179,10 @@ def convert_to_tflite(
             "TFLite export needs the TensorFlow backend (set "
             f"KERAS_BACKEND=tensorflow). Received: backend={keras.backend.backend()}"
         )
-    crop_size = model_crop_size(model)
+    crop_size = model_input_size(model)
     with tempfile.TemporaryDirectory() as saved_model_dir:
         # Builtin ops only: no XLA clusters in the converted graph.
-        with pooling_jit_compile(model, False):
+        with jit_compile_override(False):
             _crop_archive(model, crop_size).write_out(
                 saved_model_dir, verbose=False
             )

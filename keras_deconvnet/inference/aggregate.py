@@ -86,27 +86,35 @@ def _aggregate(score_maps, boxes, image_size, mode):
     initial = tf.fill(tf.stack([height, width, num_classes]), fill)
     coverage = tf.zeros(tf.stack([height, width]), tf.float32)
 
-    def body(index, accumulated, covered):
+    def body(index, accumulated, counts):
+        score_map = score_maps[index]
+        if mode == "mean":
+            score_map = tf.nn.softmax(score_map)
         pasted, pasted_coverage = _paste(
-            score_maps[index], boxes[index], height, width, fill
+            score_map, boxes[index], height, width, fill
         )
         if mode == "max":
             accumulated = tf.maximum(accumulated, pasted)
         else:
             accumulated = accumulated + pasted
-        return index + 1, accumulated, tf.maximum(covered, pasted_coverage)
+        return index + 1, accumulated, counts + pasted_coverage
 
     # One proposal at a time: memory stays that of a few [H, W, C] maps.
-    _, accumulated, coverage = tf.while_loop(
+    _, accumulated, counts = tf.while_loop(
         lambda index, *_: index < tf.shape(boxes)[0],
         body,
         (tf.constant(0), initial, coverage),
         parallel_iterations=1,
     )
-    uncovered = tf.one_hot(
-        0, num_classes, on_value=0.0, off_value=UNCOVERED_SCORE
-    )
-    return tf.where(coverage[..., None] > 0, accumulated, uncovered)
+    if mode == "mean":
+        accumulated = accumulated / tf.maximum(counts, 1.0)[..., None]
+        uncovered = tf.one_hot(0, num_classes)
+    else:
+        uncovered = tf.one_hot(
+            0, num_classes, on_value=0.0, off_value=UNCOVERED_SCORE
+        )
+    scores = tf.where(counts[..., None] > 0, accumulated, uncovered)
+    return scores, tf.cast(counts, tf.int32)
 
 
 @tf.function(input_signature=_SIGNATURE, reduce_retracing=True)
@@ -119,17 +127,44 @@ def _aggregate_sum(score_maps, boxes, image_size):
     return _aggregate(score_maps, boxes, image_size, "sum")
 
 
-AGGREGATIONS = {"max": _aggregate_max, "sum": _aggregate_sum}
+@tf.function(input_signature=_SIGNATURE, reduce_retracing=True)
+def _aggregate_mean(score_maps, boxes, image_size):
+    return _aggregate(score_maps, boxes, image_size, "mean")
 
 
-def aggregate(score_maps, boxes, image_size, mode="max"):
+AGGREGATIONS = {
+    "max": _aggregate_max,
+    "mean": _aggregate_mean,
+    "sum": _aggregate_sum,
+}
+
+
+def aggregate(
+    score_maps, boxes, image_size, mode="max", return_coverage=False
+):
     """Places proposal score maps in the image and reduces them per pixel.
 
     Each map is resized bilinearly to its (possibly fractional) box with
     the convention of the module docstring, pixels outside the image are
-    dropped, and the maps are combined per pixel and class by `max` (the
-    paper's default) or `sum`. Pixels no box covers get score 0 for
-    background and `UNCOVERED_SCORE` (-1e4) for the other classes.
+    dropped, and the maps are combined per pixel and class:
+
+    - `"max"` (the paper's default) and `"sum"` reduce the raw scores.
+      Pixels no box covers get score 0 for background and
+      `UNCOVERED_SCORE` (-1e4) for the other classes.
+    - `"mean"` averages the softmax probabilities of the boxes covering
+      a pixel (softmax on each map at its own resolution, then the
+      bilinear paste, which keeps each pixel summing to 1). This is the
+      aggregation of overlapping tiles: every window counts equally, the
+      result is a probability map (the form the mean ensemble and the CRF
+      take), and seams between windows blend instead of switching to
+      whichever window has the larger raw scores, as `"max"` would. A
+      mean of raw scores would instead be a product of the windows'
+      distributions, dominated by the most confident one. Pixels no box
+      covers get probability 1 for background.
+
+    The returned coverage says which pixels no box looked at, so that a
+    caller (the FCN ensemble, the CRF) can treat them as unknown instead
+    of as certain background.
 
     A `tf.function` of TensorFlow ops (works inside a SavedModel with
     unknown N, h, w, H and W); proposals are reduced one at a time, so
@@ -139,10 +174,13 @@ def aggregate(score_maps, boxes, image_size, mode="max"):
         score_maps: float `[N, h, w, C]` raw scores of N crops.
         boxes: float `[N, 4]` boxes `[y1, x1, y2, x2]` in image pixels.
         image_size: `(H, W)`, ints or an int32 tensor.
-        mode: `"max"` or `"sum"`.
+        mode: `"max"`, `"sum"` or `"mean"`.
+        return_coverage: also return the coverage counts.
 
     Returns:
-        float32 `[H, W, C]` scores.
+        float32 `[H, W, C]` scores (probabilities for `"mean"`); with
+        `return_coverage`, `(scores, coverage)` where `coverage` is int32
+        `[H, W]`, the number of boxes covering each pixel.
 
     Raises:
         ValueError: unknown `mode`, or shapes that do not fit.
@@ -177,4 +215,7 @@ def aggregate(score_maps, boxes, image_size, mode="max"):
             "`score_maps` and `boxes` must hold the same number of "
             f"proposals. Received: {counts[0]} maps and {counts[1]} boxes"
         )
-    return AGGREGATIONS[mode](score_maps, tf.reshape(boxes, [-1, 4]), image_size)
+    scores, coverage = AGGREGATIONS[mode](
+        score_maps, tf.reshape(boxes, [-1, 4]), image_size
+    )
+    return (scores, coverage) if return_coverage else scores

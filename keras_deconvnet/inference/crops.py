@@ -5,11 +5,46 @@ at image coordinate `y = y1 + (r + 0.5) * (y2 - y1) / S` (pixel edges), the
 exact inverse of the projection in `aggregate`, so a crop pasted back with
 `aggregate` lands where it came from. The image is sampled bilinearly
 between pixel centres, clamped to the edge pixels inside the image
-(`0 <= y < H`) and zero outside it (the authors zero-pad the image).
-A box `[0, 0, H, W]` gives exactly `tf.image.resize(image, (S, S))`.
+(`0 <= y < H`) and zero outside it. A box `[0, 0, H, W]` gives exactly
+`tf.image.resize(image, (S, S))`.
+
+Padding: crop cells outside the image are RGB 0, before the model
+subtracts its mean, as in the authors' inference code
+(`generate_EDeconvNet_CRF_results.m` pads the image with MATLAB's
+`padarray` default, 0, and `preprocess_image_bb.m` subtracts the mean
+from the resized crop), so the network sees `-mean` there, as the
+converted Caffe weights expect. Two small differences remain, both within
+one image pixel of the border: MATLAB's `imresize` interpolates between
+the border pixel and the zero padding where we clamp to the border pixel,
+and it low-pass filters when it shrinks a crop where we sample bilinearly.
 """
 
 import tensorflow as tf
+
+
+def model_input_size(model):
+    """The side `S` of a model taking square RGB crops `[batch, S, S, 3]`.
+
+    Raises:
+        ValueError: the model's input is not `[batch, S, S, 3]` with a
+            known `S`.
+    """
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    shape = tuple(shape)
+    if (
+        len(shape) != 4
+        or shape[1] is None
+        or shape[1] != shape[2]
+        or shape[3] != 3
+    ):
+        raise ValueError(
+            f"Model '{model.name}' must take square RGB crops "
+            f"[batch, S, S, 3] of a fixed size S. "
+            f"Received: model.input_shape={shape}"
+        )
+    return int(shape[1])
 
 
 def crop_proposals(image, boxes, crop_size):

@@ -3,28 +3,50 @@
 import tensorflow as tf
 
 ENSEMBLES = ("mean", "product")
+SCORE_KINDS = ("raw", "probabilities", "product")
 
 
-def ensemble_scores(deconvnet_scores, fcn_scores, mode="mean"):
+def ensemble_scores(
+    deconvnet_scores,
+    fcn_scores,
+    mode="mean",
+    covered=None,
+    deconvnet_kind="raw",
+):
     """Combines the per-pixel scores of DeconvNet and FCN-8s.
 
+    Where `covered` is false (no DeconvNet box looked at the pixel) the
+    FCN alone decides: its probabilities for `"mean"`, its rectified raw
+    scores for `"product"`. Otherwise an object that every proposal
+    missed would stay background whatever the FCN sees.
+
     Args:
-        deconvnet_scores: float `[..., C]` raw DeconvNet scores.
+        deconvnet_scores: float `[..., C]` DeconvNet scores.
         fcn_scores: float `[..., C]` raw FCN-8s scores, same shape.
         mode: `"mean"` averages the two softmax probability maps (the
             paper, section 4.3); `"product"` multiplies the rectified raw
-            scores, `relu(a) * relu(b)` (the authors' released code).
+            scores, `relu(a) * relu(b)` (the authors' released code), or,
+            when DeconvNet gives probabilities, the two probabilities.
+        covered: optional bool or count `[...]`, where DeconvNet looked
+            (e.g. the coverage of `aggregate`); `None` means everywhere.
+        deconvnet_kind: `"raw"` scores or `"probabilities"` (the output
+            of `aggregate(..., mode="mean")`, e.g. tiled inference).
 
     Returns:
         float32 `[..., C]`: probabilities for `"mean"`, non-negative
         products (not normalised) for `"product"`.
 
     Raises:
-        ValueError: unknown `mode` or mismatched shapes.
+        ValueError: unknown `mode` or `deconvnet_kind`, mismatched shapes.
     """
     if mode not in ENSEMBLES:
         raise ValueError(
             f"`mode` must be one of {ENSEMBLES}. Received: mode={mode!r}"
+        )
+    if deconvnet_kind not in ("raw", "probabilities"):
+        raise ValueError(
+            "`deconvnet_kind` must be 'raw' or 'probabilities'. "
+            f"Received: deconvnet_kind={deconvnet_kind!r}"
         )
     deconvnet_scores = tf.cast(deconvnet_scores, tf.float32)
     fcn_scores = tf.cast(fcn_scores, tf.float32)
@@ -33,11 +55,19 @@ def ensemble_scores(deconvnet_scores, fcn_scores, mode="mean"):
             "DeconvNet and FCN scores must have the same shape. Received: "
             f"{deconvnet_scores.shape} and {fcn_scores.shape}"
         )
+    raw = deconvnet_kind == "raw"
     if mode == "mean":
-        return 0.5 * (
-            tf.nn.softmax(deconvnet_scores) + tf.nn.softmax(fcn_scores)
-        )
-    return tf.nn.relu(deconvnet_scores) * tf.nn.relu(fcn_scores)
+        deconvnet = tf.nn.softmax(deconvnet_scores) if raw else deconvnet_scores
+        fcn = tf.nn.softmax(fcn_scores)
+        combined = 0.5 * (deconvnet + fcn)
+    else:
+        deconvnet = tf.nn.relu(deconvnet_scores) if raw else deconvnet_scores
+        fcn = tf.nn.relu(fcn_scores) if raw else tf.nn.softmax(fcn_scores)
+        combined = deconvnet * fcn
+    if covered is None:
+        return combined
+    covered = tf.cast(covered, tf.float32)[..., None] > 0
+    return tf.where(covered, combined, fcn)
 
 
 def to_probabilities(scores, kind):
@@ -64,6 +94,5 @@ def to_probabilities(scores, kind):
         )
         return tf.where(total > 0, scores / tf.maximum(total, 1e-30), background)
     raise ValueError(
-        "`kind` must be 'raw', 'probabilities' or 'product'. "
-        f"Received: kind={kind!r}"
+        f"`kind` must be one of {SCORE_KINDS}. Received: kind={kind!r}"
     )

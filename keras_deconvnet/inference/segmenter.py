@@ -7,58 +7,68 @@ import numpy as np
 import tensorflow as tf
 
 from keras_deconvnet import proposals as proposals_module
+from keras_deconvnet.images import to_rgb_uint8
+from keras_deconvnet.inference import tiles
 from keras_deconvnet.inference.aggregate import AGGREGATIONS
 from keras_deconvnet.inference.aggregate import aggregate
 from keras_deconvnet.inference.crops import crop_proposals
+from keras_deconvnet.inference.crops import model_input_size
 from keras_deconvnet.inference.ensemble import ENSEMBLES
 from keras_deconvnet.inference.ensemble import ensemble_scores
 from keras_deconvnet.inference.ensemble import to_probabilities
-from keras_deconvnet.layers import pooling_jit_compile
-from keras_deconvnet.proposals.edges import to_rgb_uint8
+from keras_deconvnet.inference.forward import compiled_forward
 
-MODES = ("proposals", "whole")
-
-
-def model_input_size(model, default=224):
-    """The square crop size a model expects (its input height)."""
-    shape = model.input_shape
-    if isinstance(shape, list):
-        shape = shape[0]
-    return int(shape[1]) if shape[1] is not None else default
+MODES = ("proposals", "whole", "tiles")
+# Overlapping tiles average probabilities (see `aggregate`); proposals
+# take the paper's max.
+DEFAULT_AGGREGATION = {"proposals": "max", "whole": "max", "tiles": "mean"}
 
 
 class Segmenter:
     """Semantic segmentation of whole images with a DeconvNet.
 
-    `mode="proposals"` (the paper): EdgeBoxes proposals, the paper's
-    selection (shorter side >= `min_side`, top `num_proposals`, extended by
-    `margin`), each box cropped and resized to the model's input size
-    (zero outside the image), batched forward passes in inference mode,
-    and the score maps projected back and aggregated per pixel (`max` or
-    `sum`, see `aggregate`). When no proposal passes the selection (small
-    images) the whole image is the one box. `mode="whole"` resizes the
-    whole image to the input size, runs the model once and resizes the
-    scores back (the same code path with the single box `[0, 0, H, W]`).
+    Every mode crops boxes of the image, resizes them to the model's input
+    size (RGB 0 outside the image), runs the network on them in batches
+    in inference mode, and projects the score maps back (`aggregate`):
+
+    - `mode="proposals"` (the paper): EdgeBoxes proposals, the paper's
+      selection (shorter side >= `min_side`, top `num_proposals`,
+      extended by `margin`), max aggregation. When no proposal passes
+      the selection (small images) the whole image is the one box.
+    - `mode="tiles"`: a regular grid of overlapping square windows
+      (`tiles.tile_boxes`) at each `tile_scale`, the windows' softmax
+      probabilities averaged where they overlap, then over the scales.
+    - `mode="whole"`: the single box `[0, 0, H, W]`: the image resized to
+      the input size, the scores resized back.
 
     With `fcn` (an FCN-8s run on the whole image at its own size), the
     result is EDeconvNet (`ensemble="mean"` or `"product"`, see
-    `ensemble_scores`); with `crf=True` the dense CRF refines it.
+    `ensemble_scores`); the FCN alone decides where no box looked. With
+    `crf=True` the dense CRF refines the result; without an FCN its unary
+    is flat (all classes equally likely) where no box looked.
+
+    The network runs through the segmenter's own compiled function, with
+    the (un)pooling layers as XLA clusters on TensorFlow; the model itself
+    (its `predict` and its layers' `jit_compile`) is left as it was.
 
     Args:
         model: a Keras model from `[B, S, S, 3]` RGB in [0, 255] to raw
             scores `[B, S, S, C]`.
         num_proposals: proposals kept per image (50 in the paper).
         batch_size: crops per forward pass.
-        aggregation: `"max"` (paper default) or `"sum"`.
+        aggregation: `"max"`, `"sum"` or `"mean"` (see `aggregate`);
+            `None`: `"mean"` for tiles, `"max"` otherwise.
         fcn: optional FCN-8s Keras model for EDeconvNet.
         ensemble: `"mean"` or `"product"`, used with `fcn`.
         crf: whether to refine with `keras_deconvnet.crf.dense_crf`.
-        mode: `"proposals"` or `"whole"`.
+        mode: `"proposals"`, `"tiles"` or `"whole"`.
         min_side: minimum shorter side of a proposal in pixels.
-        margin: proposal extension, see `proposals.extend_boxes`.
+        margin: proposal extension, see `data.boxes.extend_boxes`.
         max_candidates: EdgeBoxes candidates before selection.
         edge_model: optional structured edge model file for EdgeBoxes.
         crf_options: keyword arguments for `dense_crf`.
+        tile_scale: tiles: one scale or several (see `tiles.tile_boxes`).
+        tile_overlap: tiles: overlap fraction of neighbouring windows.
 
     Example:
 
@@ -71,7 +81,7 @@ class Segmenter:
         model,
         num_proposals=50,
         batch_size=16,
-        aggregation="max",
+        aggregation=None,
         fcn=None,
         ensemble="mean",
         crf=False,
@@ -81,13 +91,19 @@ class Segmenter:
         max_candidates=2000,
         edge_model=None,
         crf_options=None,
+        tile_scale=tiles.DEFAULT_TILE_SCALE,
+        tile_overlap=tiles.DEFAULT_TILE_OVERLAP,
     ):
-        checks = (
+        if mode not in MODES:
+            raise ValueError(
+                f"`mode` must be one of {MODES}. Received: mode={mode!r}"
+            )
+        if aggregation is None:
+            aggregation = DEFAULT_AGGREGATION[mode]
+        for name, value, allowed in (
             ("aggregation", aggregation, tuple(AGGREGATIONS)),
             ("ensemble", ensemble, ENSEMBLES),
-            ("mode", mode, MODES),
-        )
-        for name, value, allowed in checks:
+        ):
             if value not in allowed:
                 raise ValueError(
                     f"`{name}` must be one of {allowed}. "
@@ -114,17 +130,29 @@ class Segmenter:
         self.max_candidates = max_candidates
         self.edge_model = edge_model
         self.crf_options = dict(crf_options or {})
+        self.tile_scale = tiles.check_tile_scales(tile_scale)
+        self.tile_overlap = tiles.check_tile_overlap(tile_overlap)
         self.crop_size = model_input_size(model)
+        self._forward_batch = compiled_forward(model)
         # Seconds spent in each stage of the last `scores()` call.
         self.last_timings = {}
+        # The boxes `[K, 4]` of the last `scores()` call.
+        self.last_boxes = np.zeros((0, 4), np.float32)
 
     def proposals(self, image):
         """The boxes `[K, 4]` (`[y1, x1, y2, x2]`, pixels) used for `image`."""
-        image = to_rgb_uint8(image)
+        return np.concatenate(self._box_groups(to_rgb_uint8(image)))
+
+    def _box_groups(self, image):
+        """Boxes per group; each group is aggregated on its own."""
         height, width = image.shape[:2]
         whole = np.array([[0, 0, height, width]], np.float32)
         if self.mode == "whole":
-            return whole
+            return [whole]
+        if self.mode == "tiles":
+            return tiles.tile_boxes(
+                image.shape, self.crop_size, self.tile_scale, self.tile_overlap
+            )
         boxes, scores = proposals_module.propose(
             image, max_boxes=self.max_candidates, edge_model=self.edge_model
         )
@@ -136,81 +164,99 @@ class Segmenter:
             top_k=self.num_proposals,
             margin=self.margin,
         )
-        return boxes if len(boxes) else whole
+        return [boxes if len(boxes) else whole]
 
     def _forward(self, crops):
         outputs = []
-        # Other backends (JAX, PyTorch) take NumPy, not TensorFlow tensors.
-        if keras.backend.backend() != "tensorflow":
-            crops = crops.numpy()
         for start in range(0, int(crops.shape[0]), self.batch_size):
             batch = crops[start : start + self.batch_size]
-            # The compiled predict function (a graph on TensorFlow, jit on
-            # JAX), in inference mode: eager calls were 1.6x slower.
-            with pooling_jit_compile(self.model, True):
-                scores = self.model.predict_on_batch(batch)
-            outputs.append(tf.cast(keras.ops.convert_to_numpy(scores), tf.float32))
+            outputs.append(tf.cast(self._forward_batch(batch), tf.float32))
         return tf.concat(outputs, axis=0)
 
     def _fcn_scores(self, image):
         """FCN-8s raw scores `[H, W, C]` for the whole image."""
-        height, width = image.shape[:2]
         shape = self.fcn.input_shape
         if shape[1] is None and shape[2] is None:
             scores = self.fcn(image[None].astype(np.float32), training=False)
             return keras.ops.convert_to_numpy(scores)[0]
         # A fixed-size FCN sees the image resized, as in whole mode.
-        whole = np.array([[0, 0, height, width]], np.float32)
+        whole = np.array([[0, 0, *image.shape[:2]]], np.float32)
         crops = crop_proposals(image, whole, model_input_size(self.fcn))
         scores = tf.cast(
             keras.ops.convert_to_numpy(self.fcn(crops, training=False)),
             tf.float32,
         )
-        return aggregate(scores, whole, (height, width), mode="sum").numpy()
+        return aggregate(scores, whole, image.shape[:2], mode="sum").numpy()
 
-    def deconvnet_scores(self, image, boxes=None):
-        """Aggregated raw DeconvNet scores `[H, W, C]` (no ensemble, no CRF)."""
-        image = to_rgb_uint8(image)
+    def _deconvnet(self, image, boxes):
+        """`(scores, coverage, kind)` of DeconvNet on an RGB uint8 image."""
         if min(image.shape[:2]) == 0:
             raise ValueError(
                 f"The image is empty. Received: image.shape={image.shape}"
             )
         started = time.perf_counter()
         if boxes is None:
-            boxes = self.proposals(image)
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            groups = self._box_groups(image)
+        else:
+            groups = [np.asarray(boxes, np.float32).reshape(-1, 4)]
         timings = {"proposals": time.perf_counter() - started}
-        started = time.perf_counter()
-        crops = crop_proposals(image, boxes, self.crop_size)
-        score_maps = self._forward(crops)
-        timings["crops_and_forward"] = time.perf_counter() - started
-        started = time.perf_counter()
-        scores = aggregate(
-            score_maps, boxes, image.shape[:2], mode=self.aggregation
-        ).numpy()
-        timings["aggregation"] = time.perf_counter() - started
-        self.last_timings = {**timings, "num_boxes": len(boxes)}
-        return scores
+        timings["crops_and_forward"] = timings["aggregation"] = 0.0
+        kind = "probabilities" if self.aggregation == "mean" else "raw"
+        maps, coverage = [], 0
+        for group in groups:
+            started = time.perf_counter()
+            score_maps = self._forward(
+                crop_proposals(image, group, self.crop_size)
+            )
+            timings["crops_and_forward"] += time.perf_counter() - started
+            started = time.perf_counter()
+            scores, counts = aggregate(
+                score_maps,
+                group,
+                image.shape[:2],
+                mode=self.aggregation,
+                return_coverage=True,
+            )
+            timings["aggregation"] += time.perf_counter() - started
+            maps.append(scores.numpy())
+            coverage = coverage + counts.numpy()
+        if len(maps) > 1:
+            # Several scales: the mean of their probability maps.
+            maps = [to_probabilities(map_, kind).numpy() for map_ in maps]
+            kind = "probabilities"
+        self.last_boxes = np.concatenate(groups)
+        self.last_timings = {**timings, "num_boxes": len(self.last_boxes)}
+        return np.mean(maps, axis=0), coverage, kind
+
+    def deconvnet_scores(self, image, boxes=None):
+        """Aggregated DeconvNet scores `[H, W, C]` (no ensemble, no CRF).
+
+        Raw scores, or probabilities with `aggregation="mean"` (tiles).
+        """
+        return self._deconvnet(to_rgb_uint8(image), boxes)[0]
 
     def scores(self, image, boxes=None):
         """Per-pixel class scores `[H, W, C]` whose argmax is the label.
 
-        Raw aggregated scores without `fcn` and `crf`; probabilities with
-        `ensemble="mean"` or with `crf=True`; rectified-score products with
+        Raw aggregated scores without `fcn` and `crf` (probabilities with
+        `aggregation="mean"`); probabilities with `ensemble="mean"` or
+        with `crf=True`; rectified-score products with
         `ensemble="product"` and no CRF.
 
         Args:
             image: uint8 RGB `[H, W, 3]` (grayscale/RGBA are converted).
-            boxes: optional boxes to use instead of `proposals(image)`.
+            boxes: optional boxes to use instead of `proposals(image)`;
+                they are aggregated together, as one scale.
         """
         image = to_rgb_uint8(image)
-        scores = self.deconvnet_scores(image, boxes)
+        scores, coverage, kind = self._deconvnet(image, boxes)
         timings = dict(self.last_timings)
-        kind = "raw"
         if self.fcn is not None:
             started = time.perf_counter()
             fcn_scores = self._fcn_scores(image)
-            scores = ensemble_scores(scores, fcn_scores, self.ensemble).numpy()
+            scores = ensemble_scores(
+                scores, fcn_scores, self.ensemble, coverage, kind
+            ).numpy()
             kind = "probabilities" if self.ensemble == "mean" else "product"
             timings["fcn"] = time.perf_counter() - started
         if self.crf:
@@ -218,6 +264,10 @@ class Segmenter:
 
             started = time.perf_counter()
             probabilities = to_probabilities(scores, kind).numpy()
+            if self.fcn is None:
+                # No box looked there: no evidence for any class.
+                flat = 1.0 / probabilities.shape[-1]
+                probabilities[coverage == 0] = flat
             scores = dense_crf(image, probabilities, **self.crf_options)
             timings["crf"] = time.perf_counter() - started
         self.last_timings = timings

@@ -8,12 +8,14 @@ from keras_deconvnet.layers.max_pooling_with_argmax import (
     MaxPoolingWithArgmax2D,
 )
 from keras_deconvnet.layers.max_unpooling import MaxUnpooling2D
+from keras_deconvnet.layers.window_utils import jit_compile_override
 
 __all__ = [
     "CaffePreprocessing",
     "CropToReference",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
+    "jit_compile_override",
     "pooling_jit_compile",
     "set_pooling_jit_compile",
 ]

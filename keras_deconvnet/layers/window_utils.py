@@ -1,5 +1,7 @@
 """Shape checks and XLA dispatch shared by the pooling and unpooling layers."""
 
+import contextlib
+import contextvars
 import weakref
 
 import keras
@@ -72,29 +74,68 @@ def unpooled_shape(shape, pool_size):
     )
 
 
-# Layer -> its XLA-compiled computation (TensorFlow backend only).
+# Layer -> its XLA-compiled computation (TensorFlow backend only). The
+# values hold the layer only weakly, so the cache frees dropped layers.
 _compiled_functions = weakref.WeakKeyDictionary()
+
+# When set, overrides every layer's `jit_compile` while graphs are traced.
+_jit_compile_override = contextvars.ContextVar(
+    "pooling_jit_compile_override", default=None
+)
+
+
+@contextlib.contextmanager
+def jit_compile_override(enabled):
+    """Within the block, traced graphs use `enabled` for every layer.
+
+    The layers' own `jit_compile` attributes are not changed, so another
+    user of the same layers (a model's own `predict`) is not affected.
+    """
+    token = _jit_compile_override.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _jit_compile_override.reset(token)
+
+
+def _compiled(layer, function):
+    compiled = _compiled_functions.get(layer)
+    if compiled is None:
+        import tensorflow as tf
+
+        # A bound method (`layer._pool`) would hold the layer strongly
+        # from the cache's value, so the weak key would never die.
+        unbound = getattr(function, "__func__", None)
+        if unbound is not None and function.__self__ is layer:
+            layer_reference = weakref.ref(layer)
+
+            def function(*tensors):
+                return unbound(layer_reference(), *tensors)
+
+        compiled = tf.function(function, jit_compile=True, autograph=False)
+        _compiled_functions[layer] = compiled
+    return compiled
 
 
 def run_maybe_compiled(layer, function, *tensors):
     """Runs `function(*tensors)`, as an XLA cluster when the layer asks.
 
-    With `layer.jit_compile` on the TensorFlow backend, inside a traced
-    graph (model.predict/fit), the comparison chain and selects fuse into
-    one loop while the convolutions around them stay on oneDNN: on CPU the
-    pooling + unpooling forward ran 13x faster (8x112x112x128) and the
-    paper network's forward 1.17x faster at batch 8. Eager calls, other
+    With `layer.jit_compile` (or inside `jit_compile_override(True)`) on
+    the TensorFlow backend, inside a traced graph (model.predict/fit), the
+    comparison chain and selects fuse into one loop while the
+    convolutions around them stay on oneDNN: on CPU the pooling +
+    unpooling forward ran 13x faster (8x112x112x128) and the paper
+    network's forward 1.17x faster at batch 8. Eager calls, other
     backends (JAX compiles everything anyway) and `jit_compile=False` run
     the plain ops.
     """
-    if not layer.jit_compile or keras.backend.backend() != "tensorflow":
+    enabled = _jit_compile_override.get()
+    if enabled is None:
+        enabled = layer.jit_compile
+    if not enabled or keras.backend.backend() != "tensorflow":
         return function(*tensors)
     import tensorflow as tf
 
     if tf.executing_eagerly():
         return function(*tensors)
-    compiled = _compiled_functions.get(layer)
-    if compiled is None:
-        compiled = tf.function(function, jit_compile=True, autograph=False)
-        _compiled_functions[layer] = compiled
-    return compiled(*tensors)
+    return _compiled(layer, function)(*tensors)

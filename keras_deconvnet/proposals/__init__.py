@@ -9,7 +9,7 @@ TensorFlow is not needed.
 from keras_deconvnet.proposals.edge_boxes import propose
 from keras_deconvnet.proposals.edges import EDGE_MODEL_ENV
 from keras_deconvnet.proposals.edges import gradient_edges
-from keras_deconvnet.proposals.selection import extend_boxes
+from keras_deconvnet.data.boxes import extend_boxes
 from keras_deconvnet.proposals.selection import select_proposals
 
 __all__ = [

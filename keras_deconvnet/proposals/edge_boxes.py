@@ -9,6 +9,7 @@ square `[row, row + 1) x [column, column + 1)`, so its centre is at
 
 import numpy as np
 
+from keras_deconvnet.images import to_rgb_uint8
 from keras_deconvnet.proposals import edges as edges_module
 
 # Below this size EdgeBoxes finds nothing useful (its search windows and
@@ -33,7 +34,8 @@ def propose(
 
     The edge map is OpenCV's structured edge detector when a model file is
     given (`edge_model`, or the `KERAS_DECONVNET_EDGE_MODEL` environment
-    variable), otherwise `edges.gradient_edges` (no download needed).
+    variable), otherwise `edges.gradient_edges` (no download needed; a
+    warning says so once per process).
 
     Args:
         image: uint8 RGB `(H, W, 3)`; grayscale `(H, W)`/`(H, W, 1)` and
@@ -68,12 +70,13 @@ def propose(
             f"`max_boxes` must be a positive integer. Received: "
             f"max_boxes={max_boxes}"
         )
-    image = edges_module.to_rgb_uint8(image)
+    image = to_rgb_uint8(image)
     model_path = edges_module.resolve_edge_model(edge_model)
     height, width = image.shape[:2]
     if min(height, width) < MIN_IMAGE_SIDE:
         return _empty()
     if model_path is None:
+        edges_module.warn_gradient_fallback()
         edge_map, orientation = edges_module.gradient_edges(image)
     else:
         edge_map, orientation = edges_module.structured_edges(

@@ -14,8 +14,11 @@ Two sources:
 """
 
 import os
+import warnings
 
 import numpy as np
+
+from keras_deconvnet.images import to_rgb_uint8
 
 EDGE_MODEL_ENV = "KERAS_DECONVNET_EDGE_MODEL"
 
@@ -34,29 +37,6 @@ def _cv2():
             "opencv-contrib-python-headless instead of opencv-python."
         )
     return cv2
-
-
-def to_rgb_uint8(image):
-    """Returns `image` as a contiguous `(H, W, 3)` uint8 RGB array.
-
-    Accepts `(H, W)` or `(H, W, 1)` grayscale, `(H, W, 3)` RGB and
-    `(H, W, 4)` RGBA (alpha dropped); float images are taken to be in
-    [0, 255] and are clipped.
-    """
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
-        raise ValueError(
-            "Expected an image of shape (H, W), (H, W, 1), (H, W, 3) or "
-            f"(H, W, 4). Received: image.shape={image.shape}"
-        )
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    image = image[..., :3]
-    if image.dtype != np.uint8:
-        image = np.clip(np.round(image.astype(np.float64)), 0, 255)
-    return np.ascontiguousarray(image, dtype=np.uint8)
 
 
 def _suppress_non_maxima(magnitude, gradient_angle):
@@ -127,6 +107,35 @@ def resolve_edge_model(edge_model=None):
             "edges."
         )
     return edge_model
+
+
+def edge_map_name(edge_model=None):
+    """Which edge map EdgeBoxes uses: `"structured:<file>"` or `"gradient"`.
+
+    Resolved as `propose` does (`edge_model`, else the environment
+    variable), for recording beside results.
+    """
+    path = resolve_edge_model(edge_model)
+    return "gradient" if path is None else f"structured:{os.path.basename(path)}"
+
+
+_warned_gradient_fallback = False
+
+
+def warn_gradient_fallback():
+    """Warns, once per process, that EdgeBoxes runs on gradient edges."""
+    global _warned_gradient_fallback
+    if _warned_gradient_fallback:
+        return
+    _warned_gradient_fallback = True
+    warnings.warn(
+        "EdgeBoxes is running on gradient edges, a fallback that finds "
+        "fewer and worse object proposals than the structured edge model "
+        "EdgeBoxes was designed for. Pass OpenCV's model.yml.gz with "
+        f"--edge-model (edge_model=...) or set ${EDGE_MODEL_ENV}.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 _DETECTORS = {}

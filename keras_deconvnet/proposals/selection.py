@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_deconvnet.data.boxes import extend_boxes
+
 
 def _check_boxes(boxes, name="boxes"):
     boxes = np.asarray(boxes, np.float32)
@@ -13,36 +15,6 @@ def _check_boxes(boxes, name="boxes"):
     return boxes
 
 
-def extend_boxes(boxes, margin=0.1, image_size=None):
-    """Grows each box by `margin` times its own height/width on each side.
-
-    The authors extend every proposal around the object before cropping
-    (the amount is not in their code; 0.1 is this package's default, so a
-    box becomes 1.2 times as tall and as wide, about the same centre).
-
-    Args:
-        boxes: float `[N, 4]` boxes `[y1, x1, y2, x2]` in pixels.
-        margin: fraction of the box side added on each side, >= 0.
-        image_size: optional `(H, W)`; when given, extended boxes are
-            clipped to the image. By default they may reach outside it
-            (the crop is zero-padded there, as in the authors' code).
-
-    Returns:
-        float32 `[N, 4]` boxes.
-    """
-    if margin < 0:
-        raise ValueError(f"`margin` must be >= 0. Received: margin={margin}")
-    boxes = _check_boxes(boxes)
-    heights = boxes[:, 2] - boxes[:, 0]
-    widths = boxes[:, 3] - boxes[:, 1]
-    grow = np.stack([-heights, -widths, heights, widths], axis=-1) * margin
-    extended = boxes + grow
-    if image_size is not None:
-        height, width = image_size
-        extended = np.clip(extended, 0, [height, width, height, width])
-    return extended.astype(np.float32)
-
-
 def select_proposals(
     boxes, scores, image_size, min_side=112, top_k=50, margin=0.1
 ):
@@ -52,7 +24,9 @@ def select_proposals(
        pixels are dropped (112 in the authors' `run_demo.m`).
     2. The `top_k` highest-scoring remaining boxes are kept (50 in the
        paper).
-    3. Each is extended by `margin` (see `extend_boxes`).
+    3. Each is extended by `margin` times its height and width on each
+       side (`data.boxes.extend_boxes`; the authors' amount is not in
+       their code, 0.1 makes a box 1.2 times as tall and as wide).
 
     Args:
         boxes: float `[N, 4]` boxes `[y1, x1, y2, x2]` in pixels.
@@ -61,7 +35,7 @@ def select_proposals(
         min_side: minimum shorter side in pixels (0 keeps all non-empty
             boxes).
         top_k: number of boxes kept.
-        margin: extension margin, see `extend_boxes`.
+        margin: extension margin, a fraction of the box side, >= 0.
 
     Returns:
         `(boxes, scores)`: float32 `[K, 4]` and `[K]`, `K <= top_k`, best
