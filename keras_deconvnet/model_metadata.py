@@ -31,7 +31,7 @@ from keras_deconvnet.models.segmentation_model import SegmentationModel
 SOURCES = ("training", "caffe", "preset", "unknown")
 SETTABLE_FIELDS = (
     "class_names", "palette", "ignore_label", "dataset", "source",
-    "training", "caffe", "preset",
+    "training", "caffe", "preset", "tile_scale", "tile_overlap",
 )
 
 
@@ -156,6 +156,25 @@ def _check_fields(model, fields):
             f"`ignore_label` must be None or an int outside [0, {num_classes})."
             f" Received: ignore_label={ignore!r}"
         )
+    scales = fields.get("tile_scale")
+    if scales is not None and (
+        isinstance(scales, (str, bool)) or not np.ndim(scales) <= 1
+        or not all(isinstance(v, (int, float)) and 0 < v <= 4
+                   for v in np.atleast_1d(scales).tolist())
+    ):
+        raise ValueError(
+            "`tile_scale` must be a scale or a list of scales in (0, 4]. "
+            f"Received: tile_scale={scales!r}"
+        )
+    overlap = fields.get("tile_overlap")
+    if overlap is not None and (
+        isinstance(overlap, bool) or not isinstance(overlap, (int, float))
+        or not 0 <= overlap < 1
+    ):
+        raise ValueError(
+            "`tile_overlap` must be a fraction in [0, 1). "
+            f"Received: tile_overlap={overlap!r}"
+        )
     if fields.get("source", "unknown") not in SOURCES:
         raise ValueError(
             f"`source` must be one of {SOURCES}. "
@@ -175,7 +194,10 @@ def set_metadata(model, **fields):
     Args:
         model: a functional Keras model.
         **fields: any of `class_names`, `palette`, `ignore_label`,
-            `dataset`, `source`, `training`, `caffe`, `preset`. A value of
+            `dataset`, `source`, `training`, `caffe`, `preset`, and the
+            tiled-inference settings that suit the model, `tile_scale`
+            (a scale or a list) and `tile_overlap` (used by `Segmenter`
+            and `evaluate.py --mode tiles` when not given). A value of
             None removes the field (its default applies again).
 
     Returns:

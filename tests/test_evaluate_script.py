@@ -169,7 +169,7 @@ def test_evaluate_script_tiles_ensemble_and_per_class_plot(tmp_path, capsys):
 
 
 def test_folder_evaluation_takes_its_defaults_from_the_model(
-    tmp_path, capsys, monkeypatch
+    tmp_path, capsys
 ):
     """No --num-classes, --ignore-label or tile flags: the model's class
     count, then its metadata (ignore label, names, tile settings)."""
@@ -183,11 +183,10 @@ def test_folder_evaluation_takes_its_defaults_from_the_model(
     Image.fromarray(image).save(tmp_path / "data" / "val" / "a.png")
     Image.fromarray(label.astype(np.uint8)).save(
         tmp_path / "data" / "valannot" / "a.png")
-    colour_model().save(tmp_path / "colour.keras")
-    metadata = {"ignore_label": 255, "class_names": ["red", "green", "blue"],
-                "tile_scale": [0.5], "tile_overlap": 0.5}
-    monkeypatch.setattr(keras_deconvnet, "metadata", lambda model: metadata,
-                        raising=False)
+    model = keras_deconvnet.set_metadata(
+        colour_model(), ignore_label=255, class_names=["red", "green", "blue"],
+        tile_scale=[0.5], tile_overlap=0.5)
+    model.save(tmp_path / "colour.keras")
     code = load_script("evaluate").main([
         "--model", str(tmp_path / "colour.keras"), "--dataset", "folder",
         "--data-dir", str(tmp_path / "data"), "--mode", "tiles", "--quiet",

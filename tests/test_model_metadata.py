@@ -101,10 +101,25 @@ def test_plain_models_are_wrapped_and_share_weights(tmp_path):
     ({"palette": [[0, 0, 0]]}, "palette"),
     ({"source": "internet"}, "source"),
     ({"colour": "red"}, "Unknown metadata fields"),
+    ({"tile_scale": 0}, "tile_scale"),
+    ({"tile_scale": [1.0, "big"]}, "tile_scale"),
+    ({"tile_overlap": 1.0}, "tile_overlap"),
 ])
 def test_bad_fields_are_named(named_model, fields, message):
     with pytest.raises(ValueError, match=message):
         keras_deconvnet.set_metadata(named_model, **fields)
+
+
+def test_tile_settings_survive_save_and_load(named_model, tmp_path):
+    model = keras_deconvnet.set_metadata(
+        named_model, tile_scale=[0.75, 1.0], tile_overlap=0.25)
+    model.save(tmp_path / "tiles.keras")
+    found = keras_deconvnet.metadata(
+        keras_deconvnet.load(tmp_path / "tiles.keras"))
+    assert found["tile_scale"] == [0.75, 1.0]
+    assert found["tile_overlap"] == 0.25
+    keras_deconvnet.set_metadata(model, tile_scale=None, tile_overlap=None)
+    assert "tile_scale" not in keras_deconvnet.metadata(model)
 
 
 def test_batch_norm_folding_keeps_the_metadata(named_model):
