@@ -30,6 +30,23 @@ def seeded():
 
 
 @pytest.fixture
+def deterministic_ops():
+    """TensorFlow op determinism for a training test: the same numbers on
+    every run and thread count (oneDNN included), so a test that learns
+    once learns every time."""
+    tf = pytest.importorskip("tensorflow")
+    # The public API has no way back; the other tests of this process
+    # run as before.
+    from tensorflow.python.framework import config as framework_config
+
+    was_enabled = framework_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_enabled:
+        framework_config.disable_op_determinism()
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)
 

@@ -210,3 +210,45 @@ def test_compiled_function_cache_frees_dropped_layers():
     del layer, call
     gc.collect()
     assert reference() is None
+
+
+def numpy_bilinear_resize(images, size):
+    """Bilinear resize with half-pixel centres (`tf.image.resize`'s
+    default), in float64 NumPy: `[N, H, W, C] -> [N, h, w, C]`."""
+    images = np.asarray(images, np.float64)
+
+    def weights(source, target):
+        position = np.clip((np.arange(target) + 0.5) * source / target - 0.5,
+                           0, source - 1)
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, source - 1)
+        return low, high, position - low
+
+    top, bottom, dy = weights(images.shape[1], size[0])
+    left, right, dx = weights(images.shape[2], size[1])
+    rows = (images[:, top] * (1 - dy)[None, :, None, None]
+            + images[:, bottom] * dy[None, :, None, None])
+    return (rows[:, :, left] * (1 - dx)[None, None, :, None]
+            + rows[:, :, right] * dx[None, None, :, None])
+
+
+def test_informative_deconvnet_whole_mode_matches_a_numpy_reference():
+    from tests.layer_testing import make_informative
+
+    image = np.random.default_rng(0).integers(0, 256, (150, 190, 3))
+    image = image.astype(np.uint8)
+    model = keras_deconvnet.DeconvNet(num_classes=4, width=SMALL_WIDTH)
+    crop = numpy_bilinear_resize(image[None], (224, 224)).astype(np.float32)
+    # Random weights of a fresh model give scores near 1e-15, which any
+    # tolerance would accept: these give scores of order one.
+    make_informative(model, crop)
+    network_scores = np.asarray(model(crop, training=False), np.float64)
+    expected = numpy_bilinear_resize(network_scores, image.shape[:2])[0]
+    assert expected.std() > 0.05  # the comparison below means something
+
+    segmenter = Segmenter(model, mode="whole")
+    scores = segmenter.scores(image)
+    np.testing.assert_allclose(scores, expected, atol=2e-3)
+    labels = segmenter.segment(image)
+    agreement = np.mean(labels == expected.argmax(-1))
+    assert agreement > 0.99, agreement

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +46,7 @@ def test_help_documents_every_option():
         "--class-weighting", "--checkpoint-every", "--validation-steps",
         "--crops", "--momentum", "--weight-decay", "--bn-examples",
         "--logical-cpus", "--jit-compile", "--margin", "--iou-threshold",
+        "--resume-anyway", "--allow-folded-bn",
     ):
         assert option in text, option
     # The paper's defaults.
@@ -52,6 +54,9 @@ def test_help_documents_every_option():
     assert (args.lr, args.momentum, args.weight_decay, args.batch_size) == (
         0.01, 0.9, 0.0005, 64)
     assert args.schedule == "plateau" and args.stage == 1
+    # BN re-estimation: by default sized to the run (not always 14,000).
+    assert args.bn_examples is None
+    assert not args.resume_anyway and not args.allow_folded_bn
 
 
 def test_init_imagenet_without_network_fails_clearly(synthetic_dir, tmp_path,
@@ -80,6 +85,7 @@ def test_missing_init_file_and_stage_2_without_init(synthetic_dir, tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("deterministic_ops")
 def test_stage_1_then_stage_2_from_it(synthetic_dir, tmp_path, capsys):
     import keras_deconvnet
 
@@ -95,9 +101,28 @@ def test_stage_1_then_stage_2_from_it(synthetic_dir, tmp_path, capsys):
         "--data-dir", synthetic_dir, "--out", stage_2, *TINY]) == 0
     with open(os.path.join(stage_2, "training_summary.json")) as file:
         summary = json.load(file)
-    assert summary["config"]["crops"] == "proposals"
-    assert summary["config"]["init"] == model_1
-    for name in ("history.json", "deconvnet.keras"):
-        assert os.path.isfile(os.path.join(stage_2, name))
+    config = summary["config"]
+    assert config["crops"] == "proposals"
+    assert config["init"] == model_1
+    assert (config["stage"], config["width"], config["learning_rate"],
+            config["batch_size"], config["ignore_label"],
+            config["num_classes"]) == (2, 0.0625, 0.01, 2, 255, 21)
+    assert summary["resumed_from"] == {"epoch": 0, "step": 0,
+                                       "iterations": 0}
+    assert summary["batch_norm"]["reestimated_over_examples"] == 2
+    with open(os.path.join(stage_2, "history.json")) as file:
+        history = json.load(file)["epochs"]
+    assert [e["epoch"] for e in history] == [1]
+    assert history[0]["iterations"] == 2
+    assert history[0]["learning_rate"] == pytest.approx(0.01)
+    assert 0 < history[0]["loss"] < 20, history  # finite, not diverged
     assert os.listdir(os.path.join(stage_2, "logs"))  # TensorBoard
-    assert keras_deconvnet.load(stage_2).name == "deconvnet"
+    # The saved model loads, predicts and differs from its stage-1 start.
+    model = keras_deconvnet.load(stage_2)
+    assert model.name == "deconvnet"
+    image = np.random.default_rng(0).uniform(0, 255, (1, 224, 224, 3))
+    scores = np.asarray(model.predict(image, verbose=0))
+    assert scores.shape == (1, 224, 224, 21) and np.isfinite(scores).all()
+    start = keras_deconvnet.load(model_1)
+    assert not np.allclose(model.get_layer("conv1_1").get_weights()[0],
+                           start.get_layer("conv1_1").get_weights()[0])

@@ -87,3 +87,67 @@ def test_errors():
         reestimate_batch_norm_statistics(model, [np.zeros((1, 3))])
     with pytest.raises(ValueError, match="no batch"):
         reestimate_batch_norm_statistics(two_bn_model(), [], progress=False)
+
+
+def test_frozen_layers_keep_their_statistics_and_inference_matches(rng):
+    model = two_bn_model()
+    bn1, bn2 = batch_norm_layers(model)
+    bn1.moving_mean.assign(np.array([1.0, -2.0, 3.0], "float32"))
+    bn1.moving_variance.assign(np.array([4.0, 0.5, 2.0], "float32"))
+    bn1.trainable = False  # Keras 3: moving statistics even in training
+    data = (rng.normal(size=(4, 4, 4, 3)) * 3 + 5).astype("float32")
+    used = reestimate_batch_norm_statistics(model, [data], progress=False)
+    assert used == 4
+    np.testing.assert_array_equal(bn1.moving_mean.numpy(), [1.0, -2.0, 3.0])
+    # Over this one batch, inference mode is the network as trained.
+    np.testing.assert_allclose(model(data, training=False),
+                               model(data, training=True), atol=1e-4)
+    bn2.trainable = False
+    assert reestimate_batch_norm_statistics(model, [data],
+                                            progress=False) == 0
+
+
+def test_default_bn_examples_follows_the_run_within_bounds():
+    from keras_deconvnet.training.batch_norm_check import (
+        MIN_BN_EXAMPLES, PAPER_BN_EXAMPLES, default_bn_examples)
+
+    assert default_bn_examples(20 * 2) == MIN_BN_EXAMPLES == 512
+    assert default_bn_examples(3000) == 3000
+    assert default_bn_examples(20000 * 64) == PAPER_BN_EXAMPLES == 14000
+
+
+def test_batch_norm_check_streams_the_validation_batches(rng):
+    import types
+    import weakref
+
+    tf = pytest.importorskip("tensorflow")
+    from keras_deconvnet.training.batch_norm_check import finish_batch_norm
+
+    alive, most_alive = set(), [0]
+
+    class Tracked(np.ndarray):
+        pass
+
+    class Batches:
+        """Six (images, labels) batches, counting those still in memory."""
+
+        def take(self, count):
+            for index in range(count):
+                images = (rng.normal(size=(2, 4, 4, 3)) + 3).astype(
+                    "float32").view(Tracked)
+                alive.add(index)
+                weakref.finalize(images, alive.discard, index)
+                most_alive[0] = max(most_alive[0], len(alive))
+                yield images, np.zeros((2, 4, 4), "int32")
+
+    inputs = keras.Input((4, 4, 3))
+    x = keras.layers.BatchNormalization()(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1)(x))
+    setup = types.SimpleNamespace(
+        is_chief=True, model=model, validation_data=Batches(),
+        validation_steps=6, train_data=None, batch_size=2, epochs=1,
+        steps_per_epoch=1, bn_data=[tf.ones((2, 4, 4, 3))],
+        config={"num_classes": 2, "ignore_label": 255})
+    result = finish_batch_norm(setup, 2, verbose=0)
+    assert result["reestimated_over_examples"] == 2
+    assert most_alive[0] <= 2, most_alive  # not all six at once

@@ -127,3 +127,17 @@ def test_batch_statistics_validation_logs_miou_and_keeps_moving_stats(rng):
         expected.mean_iou())
     for value, variable in zip(before, model.non_trainable_variables):
         np.testing.assert_array_equal(variable.numpy(), value)
+
+
+def test_batch_statistics_validation_raises_on_out_of_range_labels(rng):
+    from keras_deconvnet.training.callbacks import BatchStatisticsValidation
+
+    inputs = keras.Input((4, 4, 2))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(inputs))
+    images = rng.normal(size=(2, 4, 4, 2)).astype("float32")
+    labels = np.zeros((2, 4, 4), "int32")
+    labels[1, 2, 2] = 7  # neither a class of 3 nor the ignore label
+    callback = BatchStatisticsValidation([(images, labels)], None, 3, 255)
+    callback.set_model(model)
+    with pytest.raises(ValueError, match=r"Labels \[7\] are outside \[0, 3\)"):
+        callback.on_epoch_end(0, {})

@@ -93,3 +93,37 @@ def test_median_frequency_weights_hand_computed():
 def test_median_frequency_rejects_out_of_range_labels():
     with pytest.raises(ValueError, match="outside"):
         median_frequency_weights([np.array([[0, 5]])], 3, ignore_label=255)
+
+
+def test_out_of_range_labels_raise_naming_the_values(rng):
+    scores = rng.normal(size=(1, 3, 3, 3)).astype("float32")
+    labels = np.zeros((1, 3, 3), "int32")
+    labels[0, 1, 1] = 255  # ignored: fine
+    loss = SegmentationCrossEntropy(ignore_label=255)
+    assert np.isfinite(float(loss(labels, scores)))
+    labels[0, 0, 0], labels[0, 2, 2] = 5, -1
+    errors = (ValueError,)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        errors = (tf.errors.InvalidArgumentError,)
+    # Never clipped into class 2 (VOC's 255 used to become class C-1).
+    with pytest.raises(errors, match=r"\[0, 3\)[\s\S]*-1[\s\S]*5"):
+        loss(labels, scores)
+    with pytest.raises(errors, match=r"\[0, 3\)"):
+        SegmentationCrossEntropy(ignore_label=None)(
+            np.full((1, 3, 3), 255, "int32"), scores)
+
+
+def test_out_of_range_labels_give_nan_where_assertions_are_dropped(rng):
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("XLA via tf.function")
+    scores = rng.normal(size=(1, 3, 3, 3)).astype("float32")
+    labels = np.zeros((1, 3, 3), "int32")
+    labels[0, 0, 0] = 7
+    loss = SegmentationCrossEntropy(ignore_label=255)
+    # XLA drops tf.debugging.Assert (as on a GPU training step): the loss
+    # is NaN, which stops training (StopOnNaN), never a silent class.
+    value = tf.function(loss, jit_compile=True)(labels, scores)
+    assert np.isnan(float(value))

@@ -78,3 +78,63 @@ def test_sigkill_then_same_command_resumes(synthetic_dir, tmp_path):
     assert os.path.isfile(os.path.join(out, "deconvnet.keras"))
     # Finished: the checkpoint is gone, so a third run would not resume.
     assert not os.path.exists(os.path.join(out, "checkpoint"))
+
+
+class Interrupted(Exception):
+    """Stands for a kill: the run stops, only its checkpoint survives."""
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("deterministic_ops")
+def test_interrupted_run_ends_with_the_uninterrupted_weights(
+        synthetic_dir, tmp_path, monkeypatch):
+    import numpy as np
+
+    import keras_deconvnet
+    from keras_deconvnet.training import checkpoints
+    from keras_deconvnet.training.trainer import train
+
+    arguments = dict(
+        dataset="synthetic", data_dir=synthetic_dir, crops="whole",
+        width=0.0625, batch_size=2, epochs=3, steps_per_epoch=5,
+        checkpoint_every=2, learning_rate=0.05, schedule="plateau",
+        plateau_patience=1, validation_steps=1, bn_examples=4, verbose=0)
+    full = train(out_dir=str(tmp_path / "full"), **arguments)
+
+    original = checkpoints.StepCheckpoint.on_train_batch_end
+
+    def kill_in_the_third_epoch(self, batch, logs=None):
+        original(self, batch, logs)
+        # Epoch 3 saved its step 2; step 3 is done, then lost.
+        if self.epoch == 2 and self.step_offset + batch + 1 == 3:
+            raise Interrupted
+
+    monkeypatch.setattr(checkpoints.StepCheckpoint, "on_train_batch_end",
+                        kill_in_the_third_epoch)
+    out = str(tmp_path / "resumed")
+    with pytest.raises(Interrupted):
+        train(out_dir=out, **arguments)
+    monkeypatch.undo()
+    state = checkpoints.read_training_state(os.path.join(out, "checkpoint"))
+    assert (state["epoch"], state["step"]) == (2, 2)
+    assert state["plateau"]["best"] is not None  # the schedule's counters
+    resumed = train(out_dir=out, **arguments)
+    assert resumed.resumed_from["step"] == 2
+
+    history = {"full": full.history, "resumed": resumed.history}
+    # Epoch 3's training loss is the mean over the steps its last `fit`
+    # ran (3 of 5 when resumed); validation is measured on end weights.
+    for key in ("val_loss", "val_miou_batch_statistics"):
+        assert [e[key] for e in resumed.history] == pytest.approx(
+            [e[key] for e in full.history], rel=1e-5), history
+    assert [e["loss"] for e in resumed.history[:2]] == pytest.approx(
+        [e["loss"] for e in full.history[:2]], rel=1e-6), history
+    assert [e["learning_rate"] for e in resumed.history] == [
+        e["learning_rate"] for e in full.history], history
+    expected = keras_deconvnet.load(full.model_path).get_weights()
+    actual = keras_deconvnet.load(resumed.model_path).get_weights()
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected):
+        # Same ops on the same data under op determinism: equal up to
+        # float32 rounding.
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -32,3 +32,25 @@ def test_plateau_maximises_iou_and_divides_by_ten():
     assert callback.mode == "max"
     assert callback.factor == pytest.approx(0.1)
     assert reduce_on_plateau(monitor="val_loss").mode == "min"
+
+
+def test_plateau_counters_survive_a_restart_and_a_second_fit():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    metric = "val_miou_batch_statistics"
+    callback = reduce_on_plateau(patience=2)
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_end(0, {metric: 0.5})
+    callback.on_epoch_end(1, {metric: 0.4})  # one epoch without gain
+    state = callback.get_state()
+    assert state == {"wait": 1, "best": 0.5, "cooldown_counter": 0}
+    # The second `fit` of a resumed run keeps counting.
+    callback.on_train_begin()
+    assert callback.get_state() == state
+    # A restarted run: the next stalled epoch is the second, so x0.1.
+    restarted = reduce_on_plateau(patience=2, state=state)
+    restarted.set_model(model)
+    restarted.on_train_begin()
+    restarted.on_epoch_end(2, {metric: 0.45})
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)

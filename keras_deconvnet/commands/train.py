@@ -148,9 +148,11 @@ def build_parser(prog=None):
                         default="auto",
                         help="XLA-compile the training step; auto: on GPU "
                         "only (slower to compile and no faster on CPU)")
-    recipe.add_argument("--bn-examples", type=int, default=14000,
+    recipe.add_argument("--bn-examples", type=int,
                         help="training crops over which BN statistics are "
-                        "re-estimated after training (0: skip)")
+                        "re-estimated after training (0: skip; default: "
+                        "the crops trained on, at least 512, at most the "
+                        "paper's 14000)")
 
     run = parser.add_argument_group("run")
     run.add_argument("--config", metavar="FILE",
@@ -174,6 +176,11 @@ def build_parser(prog=None):
                      help="validation batches per epoch (default: the "
                      "whole val split)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--resume-anyway", action="store_true",
+                     help="resume a checkpoint written with other settings")
+    run.add_argument("--allow-folded-bn", action="store_true",
+                     help="train from an --init whose BN is folded for "
+                     "inference (a Caffe-converted model)")
     return parser
 
 
@@ -233,6 +240,8 @@ def main(argv=None):
             bn_examples=args.bn_examples,
             jit_compile={"auto": None, "on": True, "off": False}[
                 args.jit_compile],
+            resume_anyway=args.resume_anyway,
+            allow_folded_batch_norm=args.allow_folded_bn,
             verbose=0 if args.quiet else 1,
         )
     except TrainingDivergedError as error:

@@ -18,6 +18,7 @@ from keras_deconvnet.data.source import SegmentationSource
 from keras_deconvnet.data.source import read_image
 from keras_deconvnet.data.source import read_index_png
 from keras_deconvnet.data.source import require_directory
+from keras_deconvnet.palette import VOC_IGNORE_LABEL
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -39,7 +40,8 @@ class FolderSegmentation(SegmentationSource):
         label_dir: folder of label PNGs named like the images.
         num_classes: labels lie in `[0, num_classes)`.
         ignore_label: the void label (e.g. 11 for CamVid); also fills
-            crop padding. Default 255.
+            crop padding. Default 255 (`palette.VOC_IGNORE_LABEL`, the
+            default of every dataset).
         background_label: a class never used as an instance (stage-1
             crops), or None.
         min_instance_area: smaller connected components are no instances.
@@ -57,7 +59,7 @@ class FolderSegmentation(SegmentationSource):
         label_dir,
         *,
         num_classes,
-        ignore_label=255,
+        ignore_label=VOC_IGNORE_LABEL,
         background_label=None,
         min_instance_area=64,
         skip_invalid=False,

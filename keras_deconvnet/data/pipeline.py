@@ -80,6 +80,7 @@ def training_dataset(
     drop_remainder=None,
     progress=True,
     cache_examples=None,
+    start_element=0,
 ):
     """A `tf.data.Dataset` of training crops.
 
@@ -131,6 +132,10 @@ def training_dataset(
             train images take about 250 MB), so later crops skip decoding
             (about 3x the examples/s on CamVid). `None` (default): only
             when the whole source takes at most `MAX_AUTO_CACHE_BYTES`.
+        start_element: skip this many crops of the (shuffled, repeated)
+            stream, without reading them, so that a resumed run goes on
+            with the crops an uninterrupted run would see next (random
+            crops and flips stay keyed by the crop's position).
 
     Returns:
         A dataset of `(images float32 [B, S, S, 3] RGB in [0, 255],
@@ -233,7 +238,8 @@ def training_dataset(
         )
     if repeat:
         dataset = dataset.repeat()
-    dataset = dataset.enumerate()
+    # Skipped before `map`: only indices and windows are drawn.
+    dataset = dataset.skip(start_element).enumerate(start=start_element)
     dataset = dataset.map(
         prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )

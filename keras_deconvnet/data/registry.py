@@ -36,8 +36,9 @@ def load_source(
         split: `"train"`, `"val"`, ... (a split file or folder name).
         num_classes: number of classes (required for `"folder"`; VOC, SBD
             and synthetic have 21).
-        ignore_label: label to ignore (VOC/SBD/synthetic: 255; folder:
-            none unless given, e.g. 11 for CamVid).
+        ignore_label: label to ignore; `None` means the default of every
+            dataset, 255 (`keras_deconvnet.palette.VOC_IGNORE_LABEL`).
+            CamVid folders need 11.
         image_dir: folder datasets: explicit image folder.
         label_dir: folder datasets: explicit label folder.
         skip_invalid: skip (with a warning, counted in `source.skipped`)

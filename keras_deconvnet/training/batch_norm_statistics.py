@@ -23,6 +23,43 @@ def batch_norm_layers(model):
     return layers
 
 
+def has_folded_batch_norm(model):
+    """Whether `model`'s BN is folded into scale and shift for inference.
+
+    True when every BN layer has moving mean 0 and moving variance 1 (as
+    when built) but some scale or shift is not the initial 1 or 0: the
+    form of a Caffe-converted DeconvNet, exact only in inference mode.
+    """
+    layers = batch_norm_layers(model)
+    if not layers:
+        return False
+    unit_statistics = all(
+        np.all(ops.convert_to_numpy(layer.moving_mean) == 0)
+        and np.all(ops.convert_to_numpy(layer.moving_variance) == 1)
+        for layer in layers)
+    initial_affine = all(
+        (not layer.scale or np.all(ops.convert_to_numpy(layer.gamma) == 1))
+        and (not layer.center
+             or np.all(ops.convert_to_numpy(layer.beta) == 0))
+        for layer in layers)
+    return unit_statistics and not initial_affine
+
+
+def refuse_folded_batch_norm(model, init, allowed=False):
+    """Raises `ValueError` when `model` (initialised from `init`) has BN
+    folded for inference (`has_folded_batch_norm`), unless `allowed`."""
+    if allowed or not has_folded_batch_norm(model):
+        return
+    raise ValueError(
+        f"`init` '{init}' has BN folded into scale and shift for "
+        "inference (every moving mean 0, variance 1, trained scales), as "
+        "in a Caffe-converted model. It is exact only in inference mode: "
+        "training normalises with batch statistics, so it would start "
+        "from a different network. Pass allow_folded_batch_norm=True "
+        "(--allow-folded-bn) to train from it anyway."
+    )
+
+
 class _MomentAccumulator:
     """Pools per-batch (count, mean, variance) into population moments.
 
@@ -78,12 +115,15 @@ def reestimate_batch_norm_statistics(model, images, num_batches=None,
                                      progress=True):
     """Sets every BN layer's moving mean/variance to population statistics.
 
-    The weights are not changed. Each batch runs forward with batch
-    statistics (as in training); each BN layer's per-channel mean and
+    The weights are not changed. Each batch runs forward as in training
+    (`training=True`); each trainable BN layer's per-channel mean and
     (biased) variance of its input are pooled exactly over all pixels of
     all batches, then written into `moving_mean` and `moving_variance`.
     Afterwards inference mode (`training=False`) normalises with the
     statistics of the data, like the authors' post-training estimation.
+    Frozen BN layers (`trainable=False`) normalise with their moving
+    statistics even when `training=True` in Keras 3, in training as here,
+    so those statistics are part of the trained network: they are kept.
 
     Args:
         model: a functional Keras model (e.g. `DeconvNet`).
@@ -94,7 +134,7 @@ def reestimate_batch_norm_statistics(model, images, num_batches=None,
         progress: show a progress bar.
 
     Returns:
-        The number of images used.
+        The number of images used (0 when every BN layer is frozen).
 
     Raises:
         ValueError: `model` has no BatchNormalization layer, or `images`
@@ -111,6 +151,9 @@ def reestimate_batch_norm_statistics(model, images, num_batches=None,
             f"Model '{model.name}' has no BatchNormalization layer to "
             "re-estimate."
         )
+    layers = [layer for layer in layers if layer.trainable]
+    if not layers:
+        return 0
     moments = _moments_function(model, layers)
     accumulators = [_MomentAccumulator(layer.moving_mean.shape[0])
                     for layer in layers]

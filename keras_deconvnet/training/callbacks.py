@@ -45,7 +45,9 @@ class StopOnNaN(keras.callbacks.Callback):
             )
             raise TrainingDivergedError(
                 f"Training stopped: the loss became {loss} at batch "
-                f"{batch} of this epoch.{where}"
+                f"{batch} of this epoch (in an XLA-compiled step, a label "
+                "outside [0, num_classes) that is not the ignore label also "
+                f"shows as a NaN loss).{where}"
             )
 
 
@@ -76,9 +78,11 @@ class HistoryWriter(keras.callbacks.Callback):
         entry.update({key: float(value) for key, value in (logs or {}).items()})
         optimizer = self.model.optimizer
         if optimizer is not None:
-            entry["learning_rate"] = float(
+            # The epoch's rate: a plateau callback that ran before this one
+            # logged it before lowering it for the next epoch.
+            entry.setdefault("learning_rate", float(
                 keras.ops.convert_to_numpy(optimizer.learning_rate)
-            )
+            ))
             entry["iterations"] = int(
                 keras.ops.convert_to_numpy(optimizer.iterations)
             )
@@ -158,8 +162,8 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
             self._predict = self._predict_function()
         state = [variable.numpy() for variable in
                  self.model.non_trainable_variables]
-        matrices = {name: ConfusionMatrix(self.num_classes, self.ignore_label,
-                                          strict=False) for name in self.modes}
+        matrices = {name: ConfusionMatrix(self.num_classes, self.ignore_label)
+                    for name in self.modes}
         batches = self.validation_data
         if self.steps is not None and hasattr(batches, "take"):
             batches = batches.take(self.steps)

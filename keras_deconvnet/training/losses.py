@@ -17,7 +17,11 @@ class SegmentationCrossEntropy(keras.losses.Loss):
     `class_weights`, each pixel's loss is multiplied by the weight of its
     true class (the normaliser stays the pixel count, as Keras'
     `class_weight` does). The computation is in float32 whatever the
-    scores' dtype, for mixed precision.
+    scores' dtype, for mixed precision. Under a `tf.distribute` strategy
+    the divisor is the labelled-pixel count of the global batch, as one
+    Caffe solver over the whole batch. A label outside `[0, num_classes)`
+    that is not `ignore_label` raises (see `assert_labels_in_range`)
+    instead of being counted as some class.
 
     Args:
         ignore_label: label value contributing no loss (255 for VOC, 11
@@ -68,11 +72,24 @@ class SegmentationCrossEntropy(keras.losses.Loss):
             valid = ops.ones_like(labels, dtype="float32")
         else:
             valid = ops.cast(ops.not_equal(labels, self.ignore_label), "float32")
+        out_of_range = ops.logical_and(
+            valid > 0,
+            ops.logical_or(labels < 0, labels >= num_classes),
+        )
         # Ignored pixels get a harmless label; their loss is zeroed below.
-        safe_labels = ops.where(valid > 0, labels, ops.zeros_like(labels))
-        safe_labels = ops.clip(safe_labels, 0, num_classes - 1)
+        safe_labels = ops.where(
+            ops.logical_and(valid > 0, ops.logical_not(out_of_range)),
+            labels, ops.zeros_like(labels),
+        )
         pixel_loss = ops.sparse_categorical_crossentropy(
             safe_labels, scores, from_logits=True
+        )
+        # An out-of-range label makes the loss NaN (which stops training)
+        # where no error can be raised (XLA drops assertions), and raises
+        # a clear error everywhere else.
+        pixel_loss = ops.where(out_of_range, float("nan"), pixel_loss)
+        pixel_loss = assert_labels_in_range(
+            labels, num_classes, self.ignore_label, pixel_loss
         )
         weights = valid
         if self.class_weights is not None:
@@ -83,11 +100,15 @@ class SegmentationCrossEntropy(keras.losses.Loss):
                 )
             table = ops.convert_to_tensor(self.class_weights, dtype="float32")
             weights = weights * ops.take(table, safe_labels)
-        # sum_over_batch_size divides by every pixel; rescale so the result
-        # is the mean over the labelled pixels only.
+        # Caffe's VALID normalisation: the mean over the labelled pixels of
+        # the whole (global) batch. Keras divides by every pixel of this
+        # replica's batch and by the replica count, and sums the replicas'
+        # gradients; undo both and divide by the global labelled count, so
+        # that replicas with few labelled pixels do not weigh more.
         total = ops.cast(ops.size(valid), "float32")
-        labelled = ops.maximum(ops.sum(valid), 1.0)
-        return pixel_loss * weights * (total / labelled)
+        labelled, replicas = _global_sum(ops.sum(valid))
+        labelled = ops.maximum(labelled, 1.0)
+        return pixel_loss * weights * (total * replicas / labelled)
 
     def get_config(self):
         return {
@@ -95,6 +116,99 @@ class SegmentationCrossEntropy(keras.losses.Loss):
             "ignore_label": self.ignore_label,
             "class_weights": self.class_weights,
         }
+
+
+def _global_sum(value):
+    """`(sum of value over the replicas in sync, number of replicas)`.
+
+    Under a `tf.distribute` strategy with several replicas, from inside a
+    replica (a training step) the sum is an all-reduce; anywhere else the
+    value is already the whole batch's.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return value, 1.0
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    context = tf.distribute.get_replica_context()
+    if replicas > 1 and context is not None:
+        value = context.all_reduce("sum", tf.stop_gradient(value))
+    return value, float(replicas)
+
+
+def _label_range_message(num_classes, ignore_label):
+    return (
+        f"Labels must lie in [0, {num_classes}) or equal the ignore label "
+        f"({ignore_label}). Pass the dataset's ignore label (VOC: 255) as "
+        "`ignore_label`. Out-of-range labels found, smallest and largest:"
+    )
+
+
+def assert_labels_in_range(labels, num_classes, ignore_label, result=None):
+    """Raises if a label is outside `[0, num_classes)` and not ignored.
+
+    On TensorFlow a `tf.debugging.Assert` (eager or in a graph, CPU or
+    GPU; XLA-compiled steps drop it, where `SegmentationCrossEntropy`
+    turns such pixels into a NaN loss instead); on other backends a
+    `ValueError` when the labels are concrete.
+
+    Args:
+        labels: integer label tensor.
+        num_classes: number of classes.
+        ignore_label: label value that is allowed, or `None`.
+        result: returned unchanged, after the check has run.
+
+    Returns:
+        `result` (or `labels` when `result` is None).
+
+    Raises:
+        InvalidArgumentError (TensorFlow) or ValueError: a bad label,
+            naming the smallest and largest bad values and the range.
+    """
+    result = labels if result is None else result
+    labels = ops.cast(labels, "int32")
+    bad = ops.logical_or(labels < 0, labels >= num_classes)
+    if ignore_label is not None:
+        bad = ops.logical_and(bad, ops.not_equal(labels, ignore_label))
+    message = _label_range_message(num_classes, ignore_label)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        big = tf.int32.max
+        smallest = tf.reduce_min(tf.where(bad, labels, big))
+        largest = tf.reduce_max(tf.where(bad, labels, -big))
+        check = tf.debugging.Assert(
+            tf.logical_not(tf.reduce_any(bad)), [message, smallest, largest]
+        )
+        with tf.control_dependencies([check]):
+            return tf.identity(result)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if isinstance(labels, jax.core.Tracer):
+            return result  # jitted: no error possible, the NaN loss remains
+    values = ops.convert_to_numpy(labels)
+    found = ops.convert_to_numpy(bad)
+    if found.any():
+        raise ValueError(
+            f"{message} {values[found].min()}, {values[found].max()}."
+        )
+    return result
+
+
+def checked_label_batches(dataset, num_classes, ignore_label):
+    """Adds `assert_labels_in_range` on the labels of a `tf.data.Dataset`
+    of `(images, labels)` batches: the check runs in the input pipeline,
+    on the host, whatever device and compilation the training step uses.
+    Anything without `map` is returned unchanged."""
+    if not hasattr(dataset, "map"):
+        return dataset
+
+    def check(images, labels, *rest):
+        labels = assert_labels_in_range(labels, num_classes, ignore_label)
+        return (images, labels, *rest)
+
+    return dataset.map(check)
 
 
 def class_pixel_counts(label_maps, num_classes, ignore_label=None):

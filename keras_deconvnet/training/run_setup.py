@@ -15,6 +15,7 @@ import keras
 from keras_deconvnet.data.augmentation import check_scale_range
 from keras_deconvnet.training import strategies
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
+from keras_deconvnet.training.losses import checked_label_batches
 from keras_deconvnet.training.losses import median_frequency_weights
 from keras_deconvnet.training.optimizers import OPTIMIZERS
 from keras_deconvnet.training.optimizers import training_optimizer
@@ -46,14 +47,13 @@ class Setup:
     is_chief: bool
     config: dict
     bn_data: object
-    previous_policy: str
+    # `batches -> the training data without its first `batches` batches`,
+    # for a resumed run.
+    train_data_from: object
     # Whether the network has BatchNormalization (DeconvNet; not FCN-8s):
     # then validation with batch statistics and the re-estimation apply.
     batch_norm: bool = True
     plateau_monitor: str = "val_miou_batch_statistics"
-
-    def restore_policy(self):
-        keras.mixed_precision.set_global_policy(self.previous_policy)
 
 
 def _check(condition, message):
@@ -160,8 +160,13 @@ def _datasets(a, crops, batch_size, seed):
         scale_range=a["scale_range"],
         cache_dir=os.path.join(a["out_dir"], "proposal_cache"), **common,
     )
-    train_data = data.training_dataset(train_source, seed=seed,
-                                       **crop_options)
+
+    def train_data_from(batches):
+        return data.training_dataset(train_source, seed=seed,
+                                     start_element=batches * batch_size,
+                                     **crop_options)
+
+    train_data = train_data_from(0)
     bn_data = data.training_dataset(train_source, seed=seed + 1,
                                     **crop_options)
     steps = a["steps_per_epoch"] or max(
@@ -186,24 +191,35 @@ def _datasets(a, crops, batch_size, seed):
         )
     return dict(train_data=train_data, validation_data=validation_data,
                 validation_steps=validation_steps, steps=steps,
-                bn_data=bn_data, num_classes=train_source.num_classes,
+                bn_data=bn_data, train_data_from=train_data_from,
+                num_classes=train_source.num_classes,
                 ignore_label=train_source.ignore_label,
                 class_weights=weights)
 
 
 def _in_memory(a):
+    from keras_deconvnet.palette import VOC_IGNORE_LABEL
+
+    ignore_label = a["ignore_label"]
+    if ignore_label is None:
+        ignore_label = VOC_IGNORE_LABEL
     weights = None
     if a["class_weighting"]:
         labels = (np.asarray(label) for _, label in
                   a["train_data"].take(a["steps_per_epoch"]))
         weights = median_frequency_weights(
-            labels, a["num_classes"], a["ignore_label"]
+            labels, a["num_classes"], ignore_label
         )
-    return dict(train_data=a["train_data"],
-                validation_data=a["validation_data"],
+    # Checked on the host, before the (maybe XLA-compiled) step.
+    train_data, validation_data = (
+        None if batches is None else
+        checked_label_batches(batches, a["num_classes"], ignore_label)
+        for batches in (a["train_data"], a["validation_data"]))
+    return dict(train_data=train_data, validation_data=validation_data,
                 validation_steps=a["validation_steps"],
-                steps=a["steps_per_epoch"], bn_data=a["train_data"],
-                num_classes=a["num_classes"], ignore_label=a["ignore_label"],
+                steps=a["steps_per_epoch"], bn_data=train_data,
+                train_data_from=train_data.skip,
+                num_classes=a["num_classes"], ignore_label=ignore_label,
                 class_weights=weights)
 
 
@@ -221,14 +237,13 @@ def prepare(arguments):
            f"`batch_size` ({a['batch_size']}) must be a multiple of the "
            f"{replicas} replicas, which each take an equal share.")
     keras.utils.set_random_seed(a["seed"])
-    previous_policy = keras.mixed_precision.global_policy().name
     policy = _precision_policy(a["mixed_precision"])
     keras.mixed_precision.set_global_policy(policy)
 
     crops = a["crops"] or STAGE_CROPS[a["stage"]]
     if a["out_dir"] is None:
         a["out_dir"] = trainer.default_out_dir(
-            a["dataset"] or "data", a["stage"], arch=a["arch"]
+            trainer.run_name(a), a["stage"], arch=a["arch"]
         )
     os.makedirs(a["out_dir"], exist_ok=True)
     if a["train_data"] is None:
@@ -306,5 +321,6 @@ def prepare(arguments):
         epochs=epochs,
         batch_size=a["batch_size"], schedule=schedule,
         is_chief=strategies.is_chief(), config=config,
-        bn_data=prepared["bn_data"], previous_policy=previous_policy,
+        bn_data=prepared["bn_data"],
+        train_data_from=prepared["train_data_from"],
     )

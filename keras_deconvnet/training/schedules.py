@@ -51,8 +51,44 @@ class CaffeStepSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
+    """`ReduceLROnPlateau` whose counters survive restarts.
+
+    Keras resets the best value and the epochs-without-improvement count
+    at the start of every `fit`. A resumed run (and the second `fit` that
+    follows a resumed partial epoch) must continue counting, or it lowers
+    the learning rate later than the uninterrupted run would have.
+
+    Args:
+        state: counters from `get_state()` of the interrupted run.
+        **kwargs: passed to `keras.callbacks.ReduceLROnPlateau`.
+    """
+
+    def __init__(self, state=None, **kwargs):
+        super().__init__(**kwargs)
+        self.restored_state = state
+        self.started = False
+
+    def on_train_begin(self, logs=None):
+        if self.started:
+            return  # a later `fit` of the same run: keep counting
+        super().on_train_begin(logs)
+        self.started = True
+        if self.restored_state:
+            self.wait = int(self.restored_state["wait"])
+            self.best = self.restored_state["best"]
+            self.cooldown_counter = int(
+                self.restored_state["cooldown_counter"])
+
+    def get_state(self):
+        """JSON-ready counters, for `StepCheckpoint(extra_state=...)`."""
+        return {"wait": int(self.wait),
+                "best": None if self.best is None else float(self.best),
+                "cooldown_counter": int(self.cooldown_counter)}
+
+
 def reduce_on_plateau(monitor="val_miou_batch_statistics", patience=3, factor=0.1,
-                      min_learning_rate=1e-6):
+                      min_learning_rate=1e-6, state=None):
     """The paper's "divide by 10 when validation stalls", as a callback.
 
     The default watches the validation mIoU computed with BN batch
@@ -66,12 +102,14 @@ def reduce_on_plateau(monitor="val_miou_batch_statistics", patience=3, factor=0.
         patience: epochs without improvement before a decay.
         factor: multiplier of the learning rate at each decay.
         min_learning_rate: floor of the learning rate.
+        state: counters saved by an interrupted run (`get_state()`).
 
     Returns:
-        A `keras.callbacks.ReduceLROnPlateau`.
+        A `ResumablePlateau` (a `keras.callbacks.ReduceLROnPlateau`).
     """
     mode = "max" if ("iou" in monitor or "accuracy" in monitor) else "min"
-    return keras.callbacks.ReduceLROnPlateau(
+    return ResumablePlateau(
+        state=state,
         monitor=monitor,
         factor=factor,
         patience=patience,

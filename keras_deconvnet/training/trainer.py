@@ -4,11 +4,9 @@
 """
 
 import dataclasses
-import glob
 import json
 import os
 import shutil
-import time
 
 import keras
 
@@ -20,20 +18,19 @@ from keras_deconvnet.saving import save_and_record
 from keras_deconvnet.training import batch_norm_check
 from keras_deconvnet.training import checkpoints
 from keras_deconvnet.training import run_setup
+from keras_deconvnet.training.batch_norm_statistics import (
+    refuse_folded_batch_norm,
+)
 from keras_deconvnet.training.callbacks import BatchStatisticsValidation
 from keras_deconvnet.training.callbacks import HistoryWriter
 from keras_deconvnet.training.callbacks import StopOnNaN
 from keras_deconvnet.training.callbacks import TrainingDivergedError  # noqa
 from keras_deconvnet.training.curves import LearningCurves
+from keras_deconvnet.training.checkpoints import CHECKPOINT_DIR
+from keras_deconvnet.training.checkpoints import default_out_dir  # noqa
+from keras_deconvnet.training.checkpoints import model_file
+from keras_deconvnet.training.checkpoints import run_name  # noqa
 from keras_deconvnet.training.schedules import reduce_on_plateau
-
-CHECKPOINT_DIR = "checkpoint"
-
-
-def model_file(arch="deconvnet"):
-    """The saved model's file name in a run folder: `<arch>.keras`."""
-    return f"{arch}.keras"
-
 
 
 @dataclasses.dataclass
@@ -56,23 +53,6 @@ class TrainingResult:
     history: list
     resumed_from: dict
     batch_norm: dict
-
-
-def default_out_dir(dataset, stage, root="saved_models", arch="deconvnet"):
-    """`saved_models/<dataset>-stage<k>-<timestamp>` (`<dataset>-<arch>-...`
-    for other networks than DeconvNet), or the newest unfinished run of
-    that name so that rerunning a command resumes it."""
-    prefix = dataset if arch == "deconvnet" else f"{dataset}-{arch}"
-    unfinished = [
-        path
-        for path in glob.glob(os.path.join(root, f"{prefix}-stage{stage}-*"))
-        if os.path.isdir(os.path.join(path, CHECKPOINT_DIR))
-        and not os.path.isfile(os.path.join(path, model_file(arch)))
-    ]
-    if unfinished:
-        return max(unfinished, key=os.path.getmtime)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return os.path.join(root, f"{prefix}-stage{stage}-{stamp}")
 
 
 def train(
@@ -111,10 +91,12 @@ def train(
     class_weighting=False,
     checkpoint_every=100,
     validation_steps=None,
-    bn_examples=14000,
+    bn_examples=None,
     jit_compile=None,
     train_data=None,
     validation_data=None,
+    resume_anyway=False,
+    allow_folded_batch_norm=False,
     verbose=1,
 ):
     """Trains a DeconvNet (or FCN-8s) with the paper's recipe; resumable.
@@ -129,10 +111,12 @@ def train(
 
     Every `checkpoint_every` steps the weights, optimizer state, epoch and
     step go to `out_dir/checkpoint/`; calling `train` again with the same
-    arguments (and `out_dir`, or the default one) resumes there. A NaN
+    arguments (and `out_dir`, or the default one) resumes there, with the
+    data stream and the plateau schedule where they were; a checkpoint
+    written with other settings is refused (naming them). A NaN
     loss raises `TrainingDivergedError` and keeps the last good checkpoint.
     At the end the BN moving statistics are re-estimated over
-    `bn_examples` training crops (weights frozen), then the model is
+    `bn_examples` training crops (weights fixed), then the model is
     saved as `out_dir/<arch>.keras` (`deconvnet.keras`), with
     `history.json`, `training_summary.json`, TensorBoard logs in
     `out_dir/logs` and learning curves in `out_dir/plots/curves.png`
@@ -180,12 +164,18 @@ def train(
         input_size: crop side (224).
         init: `None` (random), `"imagenet"` (VGG16 transfer, width 1.0),
             or a file: a VGG16 weight file, or a saved DeconvNet (stage 2
-            starts from the stage-1 `.keras`).
+            starts from the stage-1 `.keras`). A model whose BN is folded
+            into scale and shift (moving mean 0, variance 1, trained
+            scales: a Caffe-converted model) is refused, see
+            `allow_folded_batch_norm`.
         seed: seeds weights, crops, order and flips.
         mixed_precision: `mixed_float16` on GPU (with loss scaling),
             `mixed_bfloat16` otherwise; scores and loss stay float32.
         num_classes: classes (folder datasets, or in-memory `train_data`).
-        ignore_label: label without loss (folder datasets, `train_data`).
+        ignore_label: label without loss (folder datasets, `train_data`);
+            default 255 (`keras_deconvnet.palette.VOC_IGNORE_LABEL`) for
+            every dataset. Any other label outside `[0, num_classes)`
+            raises.
         image_dir: folder datasets: explicit image folder.
         label_dir: folder datasets: explicit label folder.
         class_names: names stored with the model (a list, `a,b,c` or a
@@ -197,8 +187,10 @@ def train(
             are lost when the run is killed).
         validation_steps: validation batches per epoch (default: the
             whole validation split, resized whole images).
-        bn_examples: training crops for the BN re-estimation (the authors
-            used about 14,000); 0 skips it.
+        bn_examples: training crops for the BN re-estimation; 0 skips
+            it. `None`: as many as the run trained on (epochs x steps x
+            batch), at least 512 and at most the authors' 14,000
+            (`batch_norm_check.default_bn_examples`).
         jit_compile: compile the training step with XLA; `None` means
             on GPU only (on this 2-core CPU, a width-0.0625 model took
             63 s to compile with XLA and 22 s without, and its steps were
@@ -207,14 +199,22 @@ def train(
             `(images, labels)` batches (repeating; needs `num_classes`,
             `steps_per_epoch`).
         validation_data: with `train_data`: optional validation batches.
+        resume_anyway: resume a checkpoint written with other settings.
+        allow_folded_batch_norm: train from an `init` whose BN is folded
+            for inference (see `init`). Training normalises with batch
+            statistics, so it starts from a different network than the
+            converted one; re-estimate or expect to relearn.
         verbose: 1 shows progress bars, 0 is silent.
 
     Returns:
         A `TrainingResult`.
 
     Raises:
-        ValueError: invalid arguments (named).
+        ValueError: invalid arguments (named), or a checkpoint of a run
+            with other settings.
         TrainingDivergedError: the loss became NaN or infinite.
+        tf.errors.InvalidArgumentError: a label outside `[0,
+            num_classes)` that is not the ignore label.
 
     Example:
 
@@ -223,26 +223,49 @@ def train(
     ...                batch_size=4, schedule="step")
     >>> result.model_path
     """
-    setup = run_setup.prepare(dict(locals()))
+    arguments = dict(locals())
+    previous_policy = keras.mixed_precision.global_policy().name
+    try:
+        return _train(arguments)
+    finally:
+        # Also after TrainingDivergedError or any other error.
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(arguments):
+    setup = run_setup.prepare(arguments)
+    if arguments["init"] not in (None, "imagenet"):
+        refuse_folded_batch_norm(setup.model, arguments["init"],
+                                 arguments["allow_folded_batch_norm"])
     model = setup.model
+    verbose = arguments["verbose"]
     out_dir = setup.out_dir
     checkpoint_dir = os.path.join(out_dir, CHECKPOINT_DIR)
     model_path = os.path.join(out_dir, model_file(setup.arch))
     history_path = os.path.join(out_dir, "history.json")
 
-    state = checkpoints.restore(model, checkpoint_dir)
+    state = checkpoints.restore(model, checkpoint_dir, setup.config,
+                                arguments["resume_anyway"])
     resumed_from = dict(state)
     if state["epoch"] or state["step"]:
         say(True, f"Resuming {out_dir}: epoch {state['epoch'] + 1}, "
             f"step {state['step']} (optimizer step {state['iterations']}).")
     history = HistoryWriter(history_path, write=setup.is_chief)
+    plateau = None
+    if setup.schedule == "plateau":
+        plateau = reduce_on_plateau(
+            monitor=setup.plateau_monitor,
+            patience=arguments["plateau_patience"], state=state.get("plateau"))
     checkpoint = checkpoints.StepCheckpoint(
         checkpoint_dir,
-        checkpoint_every,
+        arguments["checkpoint_every"],
         setup.steps_per_epoch,
         initial_epoch=state["epoch"],
         initial_step=state["step"],
         write=setup.is_chief,
+        config=setup.config,
+        extra_state=None if plateau is None else (
+            lambda: {"plateau": plateau.get_state()}),
     )
     # StopOnNaN first: it raises before the checkpoint can save bad weights.
     callbacks = [StopOnNaN(checkpoint_dir)]
@@ -253,6 +276,8 @@ def train(
             setup.config["num_classes"], setup.config["ignore_label"],
             batch_statistics=setup.batch_norm, inference=True,
         ))
+    if plateau is not None:
+        callbacks.append(plateau)  # before the checkpoint saves its counters
     callbacks += [checkpoint, history]
     if setup.is_chief:
         callbacks.append(LearningCurves(
@@ -264,9 +289,6 @@ def train(
         callbacks.append(keras.callbacks.TensorBoard(
             os.path.join(out_dir, "logs"), update_freq="epoch"
         ))
-    if setup.schedule == "plateau":
-        callbacks.append(reduce_on_plateau(
-            monitor=setup.plateau_monitor, patience=plateau_patience))
 
     fit_options = dict(
         callbacks=callbacks,
@@ -275,7 +297,9 @@ def train(
         shuffle=False,  # the tf.data pipeline shuffles (seeded)
         verbose=verbose,
     )
-    training_data = setup.train_data
+    # A resumed run continues the data stream after the batches it used.
+    done = state["epoch"] * setup.steps_per_epoch + state["step"]
+    training_data = setup.train_data_from(done) if done else setup.train_data
     if state["step"]:
         # Finish the interrupted epoch with its remaining steps.
         model.fit(
@@ -286,6 +310,8 @@ def train(
             **fit_options,
         )
         state = {**state, "epoch": state["epoch"] + 1, "step": 0}
+        training_data = setup.train_data_from(
+            state["epoch"] * setup.steps_per_epoch)
     if state["epoch"] < setup.epochs:
         model.fit(
             training_data,
@@ -296,7 +322,7 @@ def train(
         )
 
     batch_norm = batch_norm_check.finish_batch_norm(
-        setup, bn_examples if setup.batch_norm else 0, verbose
+        setup, arguments["bn_examples"] if setup.batch_norm else 0, verbose
     )
     if setup.is_chief:
         # Saved models need no XLA: (un)pooling clusters are a training
@@ -314,7 +340,6 @@ def train(
         # Finished: a rerun must not resume this run.
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         say(verbose, f"Saved {model_path}")
-    setup.restore_policy()
     return TrainingResult(
         model=model,
         model_path=model_path if setup.is_chief else None,
