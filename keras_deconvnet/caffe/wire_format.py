@@ -120,12 +120,6 @@ def to_signed(value, bits=64):
     return value
 
 
-def decode_float(value, wire_type):
-    if wire_type != FIXED32:
-        raise WireFormatError("expected a 32-bit float")
-    return struct.unpack("<f", value)[0]
-
-
 # Writing.
 
 
