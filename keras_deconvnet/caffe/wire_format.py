@@ -10,7 +10,6 @@ located (file offset and length) and read later, one at a time.
 Wire types: 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit.
 """
 
-import struct
 
 VARINT = 0
 FIXED64 = 1
