@@ -46,7 +46,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
 
 def build_parser(prog=None):
     parser = argparse.ArgumentParser(
-        prog=prog or "train.py",
+        prog=prog,  # None: argparse names it after sys.argv[0]
         description=__doc__,
         formatter_class=HelpFormatter,
     )
