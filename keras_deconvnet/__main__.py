@@ -42,8 +42,7 @@ Run `keras-deconvnet COMMAND --help` for a command's options and examples.
 
 # Commands that lived as scripts before keras_deconvnet.commands held
 # them: in a source checkout the script answers until the module exists.
-_SCRIPT_FALLBACKS = {"train": "training/train.py",
-                     "evaluate": "training/evaluate.py"}
+_SCRIPT_FALLBACKS = {"evaluate": "training/evaluate.py"}
 
 
 def usage():
