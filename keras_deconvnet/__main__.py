@@ -7,8 +7,6 @@ module of the command that runs, so `keras-deconvnet --help` and every
 """
 
 import importlib
-import importlib.util
-import os
 import sys
 
 PROG = "keras-deconvnet"
@@ -40,11 +38,6 @@ examples:
 Run `keras-deconvnet COMMAND --help` for a command's options and examples.
 """
 
-# Commands that lived as scripts before keras_deconvnet.commands held
-# them: in a source checkout the script answers until the module exists.
-_SCRIPT_FALLBACKS = {"evaluate": "training/evaluate.py"}
-
-
 def usage():
     from keras_deconvnet import __version__
 
@@ -65,20 +58,8 @@ def usage():
 
 def load_command(name):
     """The module that implements command `name`."""
-    module_name = f"keras_deconvnet.commands.{COMMANDS[name][0]}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        script = _SCRIPT_FALLBACKS.get(name)
-        if error.name != module_name or script is None:
-            raise
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), script)
-    if not os.path.exists(path):
-        raise SystemExit(f"{PROG} {name}: not available in this install")
-    spec = importlib.util.spec_from_file_location(f"_{name}_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    module_name = COMMANDS[name][0]
+    return importlib.import_module(f"keras_deconvnet.commands.{module_name}")
 
 
 def main(argv=None):
