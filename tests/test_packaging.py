@@ -18,6 +18,7 @@ import zipfile
 import pytest
 
 import keras_deconvnet
+from keras_deconvnet.__main__ import COMMANDS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,8 +95,14 @@ def test_wheel_installs_and_runs(tmp_path):
         cwd=run_dir, env=clean_env,
     ).stdout
     assert shown.startswith("usage: keras-deconvnet")
-    for name in ("demo", "segment", "train", "export-tflite"):
+    # Every command ships in the wheel (none lives only in the checkout).
+    for name in COMMANDS:
         assert f"\n  {name} " in shown
+        usage = subprocess.run(
+            [command, name, "--help"], capture_output=True, text=True,
+            check=True, cwd=run_dir, env=clean_env,
+        ).stdout
+        assert usage.startswith(f"usage: keras-deconvnet {name}"), usage
     checked = subprocess.run(
         [python, "-c", CHECK_INSTALLED, str(tmp_path)], capture_output=True,
         text=True, check=True, cwd=run_dir, env=clean_env,
