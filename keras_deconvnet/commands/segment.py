@@ -9,8 +9,9 @@ from keras_deconvnet.commands import command_parser
 EXAMPLES = """
 keras-deconvnet segment photo.jpg --out segmentations
 keras-deconvnet segment images/*.jpg --model saved_models/ --draw-proposals
+keras-deconvnet segment street.png --mode tiles --tile-scale 0.75 1.0 --model saved_models/camvid
 keras-deconvnet segment photo.jpg --mode whole --model deconvnet.keras
-keras-deconvnet segment photo.jpg --fcn fcn8s.keras --crf
+keras-deconvnet segment photo.jpg --model deconvnet_voc --fcn fcn8s_voc --ensemble product --crf
 """
 
 
