@@ -31,6 +31,12 @@ class HelpFormatter(argparse.HelpFormatter):
         return "\n\n".join(filled)
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                            argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the description's line breaks (for
+    commands whose description is their module docstring)."""
+
+
 def command_parser(description, examples):
     """An `ArgumentParser` whose help ends with `examples` (one per line)."""
     example_lines = textwrap.dedent(examples).strip().splitlines()

@@ -27,25 +27,23 @@ import json
 import os
 import sys
 
+from keras_deconvnet.commands import DefaultsHelpFormatter
+from keras_deconvnet.data.registry import SOURCE_NAMES
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
-                    argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the examples' line breaks."""
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__,
-        formatter_class=HelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--model", default="saved_models",
                         help="a .keras file, model folder or preset name, "
                         "or a folder: the model its latest.json records")
     parser.add_argument("--dataset", default="synthetic",
-                        choices=("voc", "sbd", "folder", "synthetic"),
-                        help="dataset reader (see training/train.py)")
+                        choices=SOURCE_NAMES,
+                        help="dataset reader (see keras-deconvnet train)")
     parser.add_argument("--data-dir", default="data/synthetic",
                         help="dataset folder")
     parser.add_argument("--split", default="val",
