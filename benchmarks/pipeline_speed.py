@@ -27,14 +27,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-CAMVID = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)),
-    "..",
-    "..",
-    "shared",
-    "data",
-    "camvid",
-)
+# SegNet's CamVid folder (train/, trainannot/, ...), when the variable is set.
+CAMVID = os.environ.get("KERAS_DECONVNET_CAMVID", "")
 MODES = ("objects", "proposals", "whole")
 
 
@@ -67,7 +61,10 @@ def parse_args(argv=None):
     parser.add_argument(
         "--rounds", type=int, default=3, help="timed rounds (median)"
     )
-    parser.add_argument("--camvid-dir", default=os.path.normpath(CAMVID))
+    parser.add_argument(
+        "--camvid-dir", default=CAMVID,
+        help="CamVid folder (default: $KERAS_DECONVNET_CAMVID)",
+    )
     return parser.parse_args(argv)
 
 
@@ -85,8 +82,9 @@ def load(name, args, scratch):
         )
         source = load_source("synthetic", root, "train")
     else:
-        if not os.path.isdir(args.camvid_dir):
-            print(f"camvid: not found at {args.camvid_dir}, skipped")
+        if not args.camvid_dir or not os.path.isdir(args.camvid_dir):
+            print(f"camvid: not found at '{args.camvid_dir}' (set "
+                  "--camvid-dir or KERAS_DECONVNET_CAMVID), skipped")
             return None
         source = load_source(
             "folder", args.camvid_dir, "train", num_classes=11, ignore_label=11

@@ -10,7 +10,8 @@ from keras_deconvnet.data import load_source
 from keras_deconvnet.data.folder import FolderSegmentation
 from keras_deconvnet.data.source import InvalidExampleError
 
-CAMVID = "/work/shared/data/camvid"
+# SegNet's CamVid split (train/, trainannot/, val/, valannot/), when set.
+CAMVID = os.environ.get("KERAS_DECONVNET_CAMVID", "")
 
 
 def _label():
@@ -101,7 +102,9 @@ def test_image_without_label_and_bad_labels_are_named(root):
         source.validate(progress=False)
 
 
-@pytest.mark.skipif(not os.path.isdir(CAMVID), reason="CamVid is not here")
+@pytest.mark.skipif(
+    not os.path.isdir(CAMVID), reason="set KERAS_DECONVNET_CAMVID to CamVid"
+)
 def test_camvid_reads_when_present():
     source = load_source(
         "folder", CAMVID, "val", num_classes=11, ignore_label=11

@@ -44,7 +44,7 @@ def test_voc_builder_on_synthetic_data(tmp_path):
             example["objects"]["label"].numpy(),
             [class_id for class_id, _ in expected.instances],
         )
-    builder = tfds_builders.Voc2012Segmentation(
+    builder = tfds_builders.Voc2012Builder(
         data_dir=str(tmp_path / "tfds")
     )
     assert builder.info.splits["val"].num_examples == 2
@@ -72,7 +72,7 @@ def test_folder_builder_with_a_custom_config(tmp_path):
         class_names=("sky", "road", "car"),
         splits=("train", "val", "test"),
     )
-    builder = tfds_builders.FolderSegmentation(
+    builder = tfds_builders.FolderBuilder(
         config=config, data_dir=str(tmp_path / "tfds")
     )
     builder.download_and_prepare(
@@ -90,3 +90,12 @@ def test_folder_builder_with_a_custom_config(tmp_path):
         "road",
         "car",
     ]
+
+
+def test_builders_keep_their_registered_names():
+    registered = set(tfds.list_builders(with_community_datasets=False))
+    for builder in (tfds_builders.Voc2012Builder, tfds_builders.SbdBuilder,
+                    tfds_builders.FolderBuilder):
+        assert builder.name in registered
+    assert tfds_builders.SbdBuilder.name == "sbd_segmentation"
+    assert tfds_builders.FolderBuilder.name == "folder_segmentation"

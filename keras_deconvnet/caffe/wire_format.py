@@ -10,7 +10,6 @@ located (file offset and length) and read later, one at a time.
 Wire types: 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit.
 """
 
-import struct
 
 VARINT = 0
 FIXED64 = 1
@@ -118,12 +117,6 @@ def to_signed(value, bits=64):
     if value >= 1 << (bits - 1):
         value -= 1 << bits
     return value
-
-
-def decode_float(value, wire_type):
-    if wire_type != FIXED32:
-        raise WireFormatError("expected a 32-bit float")
-    return struct.unpack("<f", value)[0]
 
 
 # Writing.

@@ -3,22 +3,26 @@
 import os
 import time
 
+from keras_deconvnet.commands import command_parser
 
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="convert the authors' Caffe DeconvNet / FCN-8s to a .keras file",
-        description=(
+
+EXAMPLES = """
+keras-deconvnet convert-caffe --prototxt DeconvNet_inference_deploy.prototxt --caffemodel DeconvNet_trainval_inference.caffemodel --out saved_models/deconvnet_voc.keras
+keras-deconvnet convert-caffe --arch fcn8s --prototxt fcn8s-deploy.prototxt --caffemodel fcn8s-heavy-pascal.caffemodel --out saved_models/fcn8s_voc.keras
+"""
+
+
+def build_parser():
+    parser = command_parser(
+        (
             "Reads a .caffemodel (V1 or new layout) and its deploy "
             ".prototxt without Caffe, copies every layer into the Keras "
             "network (DeconvNet, or FCN-8s with the Caffe geometry) and "
             "saves it. Every Caffe layer must map to a Keras layer by "
             "name, shape and settings; any mismatch stops with an error "
-            "naming the layer. Example: python -m keras_deconvnet "
-            "convert-caffe --prototxt DeconvNet_inference_deploy.prototxt "
-            "--caffemodel DeconvNet_trainval_inference.caffemodel "
-            "--arch deconvnet --out saved_models/deconvnet_voc.keras"
+            "naming the layer."
         ),
+        EXAMPLES,
     )
     parser.add_argument("--prototxt", required=True,
                         help="the deploy .prototxt of the model")
@@ -78,3 +82,7 @@ def run(args):
     print(f"Load it with keras_deconvnet.load('{args.out}')"
           + (" or keras_deconvnet.load()." if args.arch == "deconvnet" else "."))
     return 0
+
+
+def main(argv=None):
+    return run(build_parser().parse_args(argv))

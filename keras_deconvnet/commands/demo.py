@@ -10,13 +10,20 @@ import json
 import os
 import time
 
+from keras_deconvnet.commands import command_parser
 
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="train, evaluate, segment and export a small DeconvNet on "
-        "generated data (a few minutes on a CPU, no downloads)",
-        description=__doc__,
+
+EXAMPLES = """
+keras-deconvnet demo
+keras-deconvnet demo --steps 30 --num-train 16 --skip-export
+keras-deconvnet demo --out my_models --work-dir my_demo
+"""
+
+
+def build_parser():
+    parser = command_parser(
+        __doc__,
+        EXAMPLES,
     )
     parser.add_argument(
         "--out", default="saved_models", help="where models are written"
@@ -176,3 +183,7 @@ def run(args):
         f"Demo took {time.perf_counter() - started:.0f} s."
     )
     return 0
+
+
+def main(argv=None):
+    return run(build_parser().parse_args(argv))

@@ -1,11 +1,17 @@
 """`make-synthetic DIR`: writes the synthetic VOC-format dataset."""
 
+from keras_deconvnet.commands import command_parser
 
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="write the synthetic VOC-format segmentation dataset",
-        description=(
+
+EXAMPLES = """
+keras-deconvnet make-synthetic data/synthetic
+keras-deconvnet make-synthetic data/small --num-train 20 --num-val 5 --image-size 160 160
+"""
+
+
+def build_parser():
+    parser = command_parser(
+        (
             "Writes a generated PASCAL VOC 2012-layout dataset (JPEGImages/, "
             "SegmentationClass/, SegmentationObject/ palette PNGs with 255 "
             "boundary bands, ImageSets/Segmentation/{train,val,trainval}"
@@ -13,6 +19,7 @@ def add_parser(subparsers, name):
             "objects of five VOC classes on textured backgrounds. Read it "
             "with load_source('synthetic', DIR) or load_source('voc', DIR)."
         ),
+        EXAMPLES,
     )
     parser.add_argument("directory", metavar="DIR", help="folder to write")
     parser.add_argument(
@@ -54,3 +61,7 @@ def run(args):
         f"{time.perf_counter() - started:.1f} s."
     )
     return 0
+
+
+def main(argv=None):
+    return run(build_parser().parse_args(argv))

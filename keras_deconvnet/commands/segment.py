@@ -3,12 +3,21 @@
 import os
 import sys
 
+from keras_deconvnet.commands import command_parser
 
-def add_parser(subparsers, name):
-    parser = subparsers.add_parser(
-        name,
-        help="segment images: VOC-palette label PNGs and overlays",
-        description=(
+
+EXAMPLES = """
+keras-deconvnet segment photo.jpg --out segmentations
+keras-deconvnet segment images/*.jpg --model saved_models/ --draw-proposals
+keras-deconvnet segment street.png --mode tiles --tile-scale 0.75 1.0 --model saved_models/camvid
+keras-deconvnet segment photo.jpg --mode whole --model deconvnet.keras
+keras-deconvnet segment photo.jpg --model deconvnet_voc --fcn fcn8s_voc --ensemble product --crf
+"""
+
+
+def build_parser():
+    parser = command_parser(
+        (
             "Segments each IMAGE with a saved DeconvNet as in the paper "
             "(EdgeBoxes proposals, crops, max/sum aggregation), or on "
             "overlapping tiles (--mode tiles) or the whole resized image; "
@@ -18,6 +27,7 @@ def add_parser(subparsers, name):
             "NAME_overlay.png (image blended with the labels, legend of the "
             "classes present) and with --draw-proposals NAME_proposals.png."
         ),
+        EXAMPLES,
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument(
@@ -171,3 +181,7 @@ def run(args):
         )
         return 1
     return 0
+
+
+def main(argv=None):
+    return run(build_parser().parse_args(argv))

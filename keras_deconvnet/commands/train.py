@@ -27,8 +27,11 @@ import argparse
 import os
 import sys
 
-# Nothing of keras_deconvnet (which imports Keras and TensorFlow) at module
-# level: `training/train.py --help` loads this file alone and answers fast.
+from keras_deconvnet.commands import DefaultsHelpFormatter
+from keras_deconvnet.data.registry import SOURCE_NAMES
+
+# Only argparse-level parts of keras_deconvnet at module level (importing
+# the package starts neither Keras nor TensorFlow): --help answers fast.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -39,20 +42,14 @@ def positive_int(text):
     return value
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
-                    argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the examples' line breaks."""
-
-
 def build_parser(prog=None):
     parser = argparse.ArgumentParser(
-        prog=prog or "train.py",
+        prog=prog,  # None: argparse names it after sys.argv[0]
         description=__doc__,
-        formatter_class=HelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", default="synthetic",
-                      choices=("voc", "sbd", "folder", "synthetic"),
+    data.add_argument("--dataset", default="synthetic", choices=SOURCE_NAMES,
                       help="dataset reader; 'synthetic' is generated in "
                       "--data-dir when that folder is empty")
     data.add_argument("--data-dir", default="data/synthetic",

@@ -2,7 +2,9 @@
 
 TFDS's own `voc/2012` has detection boxes only, no segmentation masks.
 These builders read the files the user already has, offline, through the
-same readers (and checks) as `load_source`:
+same readers (and checks) as `load_source`. The builder classes are named
+`*Builder` so that they are not mistaken for those readers; TFDS knows
+them by their `name`:
 
 - `voc2012_segmentation`: a PASCAL VOC 2012 folder (or a synthetic one).
 - `sbd_segmentation`: SBD's `dataset/` folder.
@@ -17,9 +19,9 @@ Example:
 >>> import tensorflow_datasets as tfds
 >>> from keras_deconvnet.data import tfds_builders  # registers them
 >>> dataset = tfds.load(
-...     "voc2012_segmentation", split="train", data_dir="/tmp/tfds",
+...     "voc2012_segmentation", split="train", data_dir="tfds",
 ...     download_and_prepare_kwargs={"download_config":
-...         tfds.download.DownloadConfig(manual_dir="/data/VOC2012")})
+...         tfds.download.DownloadConfig(manual_dir="VOC2012")})
 """
 
 import dataclasses
@@ -80,8 +82,10 @@ def _examples(source):
         }
 
 
-class Voc2012Segmentation(SegmentationSourceBuilder):
+class Voc2012Builder(SegmentationSourceBuilder):
     """PASCAL VOC 2012 semantic segmentation (21 classes, 255 ignored)."""
+
+    name = "voc2012_segmentation"
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Segmentation masks and instance boxes."}
@@ -108,8 +112,10 @@ class Voc2012Segmentation(SegmentationSourceBuilder):
         }
 
 
-class SbdSegmentation(SegmentationSourceBuilder):
+class SbdBuilder(SegmentationSourceBuilder):
     """SBD (Hariharan et al.): VOC images with class and instance masks."""
+
+    name = "sbd_segmentation"
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Segmentation masks and instance boxes."}
@@ -145,8 +151,10 @@ class FolderSegmentationConfig(tfds.core.BuilderConfig):
     splits: tuple = ("train", "val", "test")
 
 
-class FolderSegmentation(SegmentationSourceBuilder):
+class FolderBuilder(SegmentationSourceBuilder):
     """`DIR/<split>/` images with `DIR/<split>annot/` label PNGs."""
+
+    name = "folder_segmentation"
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Segmentation masks and component boxes."}
@@ -167,7 +175,7 @@ class FolderSegmentation(SegmentationSourceBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        from keras_deconvnet.data.folder import FolderSegmentation as Folder
+        from keras_deconvnet.data.folder import FolderSegmentation
 
         root = str(dl_manager.manual_dir)
         config = self.builder_config
@@ -176,7 +184,7 @@ class FolderSegmentation(SegmentationSourceBuilder):
             image_dir = os.path.join(root, split)
             if not os.path.isdir(image_dir):
                 continue
-            source = Folder(
+            source = FolderSegmentation(
                 image_dir,
                 os.path.join(root, f"{split}annot"),
                 num_classes=config.num_classes,

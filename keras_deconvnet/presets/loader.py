@@ -141,9 +141,10 @@ def load_preset(name, caffemodel=None, prototxt=None, record=True):
 
     Args:
         name: a preset name (`list_presets()`).
-        caffemodel, prototxt: local copies of the preset's files, used
-            instead of downloads (both or neither); the converted model is
-            cached as with downloads.
+        caffemodel: a local copy of the preset's `.caffemodel`, used
+            instead of the download (with `prototxt`, or neither); the
+            converted model is cached as with downloads.
+        prototxt: a local copy of the preset's deploy `.prototxt`.
         record: for DeconvNet presets, make the model the one that
             `keras_deconvnet.load()` without arguments opens
             (`saved_models/latest.json`).
