@@ -273,13 +273,14 @@ def prepare(arguments):
         )
     if a["strategy"] == "multi_worker":
         strategies.patch_multi_worker_fit(model, strategy)
-    if (not model.jit_compile and a["strategy"] == "default"
-            and backends.backend() == "tensorflow"):
+    if backends.backend() == "tensorflow":
         # Without whole-step XLA (the CPU default), fuse just the
-        # (un)pooling: the fastest training step measured on CPU.
+        # (un)pooling: the fastest training step measured on CPU; not
+        # under tf.distribute (off there, as before "auto" existed).
         from keras_deconvnet.layers import set_pooling_jit_compile
 
-        set_pooling_jit_compile(model, True)
+        set_pooling_jit_compile(model, not model.jit_compile
+                                and a["strategy"] == "default")
     config = {key: value for key, value in a.items()
               if key not in ("train_data", "validation_data")}
     config.update(backend=backends.backend(), jit_compile=model.jit_compile, crops=crops,

@@ -329,9 +329,9 @@ def _train(arguments):
         setup, arguments["bn_examples"] if setup.batch_norm else 0, verbose
     )
     if setup.is_chief:
-        # Saved models need no XLA: (un)pooling clusters are a training
-        # and inference speed-up, turned on again by those paths.
-        set_pooling_jit_compile(model, False)
+        # "auto": XLA (un)pooling in Keras' predict/fit of the loaded
+        # model, plain ops in its exports (portable graphs).
+        set_pooling_jit_compile(model, "auto")
         # Only a DeconvNet becomes load()'s default; an FCN-8s is a partner.
         model = save_and_record(model, model_path, "training",
                                 record=setup.arch == "deconvnet",
