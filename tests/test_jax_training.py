@@ -94,9 +94,15 @@ def test_jax_run_learns_matches_tensorflow_and_evaluates(synthetic_dir,
     assert jax_losses[-1] < 0.6 * jax_losses[0], jax_losses
     # oneDNN (TensorFlow) and XLA:CPU (JAX) sum the convolutions in other
     # orders; SGD at learning rate 0.1 amplifies those 1e-7 differences
-    # step after step (measured here: 0.4% apart after 12 steps, 6% after
-    # 24), while the loss itself falls by more than 40%.
-    np.testing.assert_allclose(jax_losses, tf_losses, rtol=0.15)
+    # step after step. Measured here: the epoch losses 0.5%, 12% and 7.5%
+    # apart (1.77/0.90/0.69 on TensorFlow), while each curve falls by 60%.
+    # So: tight over the first epoch, loose after, both far from a run
+    # that does not learn.
+    np.testing.assert_allclose(jax_losses[0], tf_losses[0], rtol=0.03)
+    np.testing.assert_allclose(jax_losses, tf_losses, rtol=0.25)
+    jax_miou = [e["val_miou_batch_statistics"]
+                for e in results["jax"]["history"]]
+    assert jax_miou[-1] > 1.5 * jax_miou[0], jax_miou
     with open(tmp_path / "jax" / "training_summary.json") as file:
         summary = json.load(file)
     assert summary["backend"] == "jax"
