@@ -2,10 +2,11 @@
 
 The paper network's forward at `--paths-batch` crops, same weights, all
 candidates timed in interleaved rounds of one run:
-- `keras default`: `DeconvNet(...).predict_on_batch` as built;
-- `keras best fp32`: `fold_batch_norm` + `set_pooling_jit_compile`,
-  `predict_on_batch`;
-- `keras bf16`: the network built under `mixed_bfloat16`, pooling XLA;
+- `keras default`: `DeconvNet(...).predict_on_batch` as built (pooling
+  layers `jit_compile="auto"`: XLA clusters in Keras' predict graph);
+- `keras best fp32`: `fold_batch_norm` of it, `predict_on_batch`;
+- `keras bf16`: `inference.forward.with_precision(model, "bfloat16")`
+  (what `Segmenter(precision="bfloat16")` runs), `predict_on_batch`;
 - `torch default`: `torch_reference.TorchDeconvNet`, NCHW, eager,
   `torch.no_grad()`;
 - `torch best fp32`: channels-last and `torch.compile` (eager
@@ -28,38 +29,14 @@ INPUT_SIZE = 224
 TARGETS = {"default": 1.3, "best fp32": 1.5, "bf16": 1.2}
 
 
-def cpu_bf16_support():
-    """`"amx"`, `"avx512_bf16"` or `None`, from /proc/cpuinfo flags."""
-    try:
-        with open("/proc/cpuinfo") as file:
-            flags = set(next(
-                (line for line in file if line.startswith("flags")), ""
-            ).split())
-    except OSError:
-        return None
-    if "amx_bf16" in flags:
-        return "amx"
-    return "avx512_bf16" if "avx512_bf16" in flags else None
-
-
 def _keras_candidates(width, images):
-    import keras
-
-    from keras_deconvnet.layers import set_pooling_jit_compile
+    from keras_deconvnet.inference.forward import with_precision
     from keras_deconvnet.models import DeconvNet
     from keras_deconvnet.models import fold_batch_norm
 
     model = DeconvNet(num_classes=NUM_CLASSES, width=width)
     folded = fold_batch_norm(model)
-    set_pooling_jit_compile(folded, True)
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        bf16 = DeconvNet(num_classes=NUM_CLASSES, width=width)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-    bf16.set_weights(model.get_weights())
-    set_pooling_jit_compile(bf16, True)
+    bf16 = with_precision(model, "bfloat16")
     return model, {
         "keras default": lambda: model.predict_on_batch(images),
         "keras best fp32": lambda: folded.predict_on_batch(images),
@@ -112,6 +89,8 @@ def _torch_candidates(section, keras_model, width, images, compile_models):
 def run(args, torch_available):
     section = Section("model: user paths")
     width, batch = args.width, args.paths_batch
+    from keras_deconvnet.inference.forward import cpu_bf16_support
+
     section.note(f"bf16 support of this CPU: {cpu_bf16_support()}")
     images = np.random.default_rng(0).uniform(
         0, 255, (batch, INPUT_SIZE, INPUT_SIZE, 3)).astype("float32")

@@ -3,15 +3,12 @@
 The input pipeline is `tf.data` on both (as in keras-hub); the loss,
 optimizers, schedules and callbacks are `keras.ops`. What differs is
 here: which device family is present (for the precision policy and the
-default of whole-step XLA), multi-device training (`tf.distribute` on
-TensorFlow, `keras.distribution.DataParallel` on JAX) and a compiled
-forward pass for the callbacks that run the model outside `fit`.
+default of whole-step XLA) and multi-device training (`tf.distribute`
+on TensorFlow, `keras.distribution.DataParallel` on JAX).
 """
 
 import contextlib
 import os
-
-import numpy as np
 
 import keras
 
@@ -110,36 +107,3 @@ def set_logical_cpus_jax(count):
     os.environ["XLA_FLAGS"] = (
         f"{flags} --xla_force_host_platform_device_count={int(count)}"
     ).strip()
-
-
-def forward_function(model, training):
-    """`images -> model(images, training=training)`, compiled.
-
-    With `training=True` the BN layers use batch statistics; the moving
-    statistics they would update are left untouched on JAX (the stateless
-    call's new state is dropped) and restored by the callers on
-    TensorFlow.
-    """
-    if backend() == "jax":
-        import jax
-
-        @jax.jit
-        def forward(trainable, non_trainable, images):
-            outputs, _ = model.stateless_call(
-                trainable, non_trainable, images, training=training)
-            return outputs
-
-        def call(images):
-            return forward(
-                [v.value for v in model.trainable_variables],
-                [v.value for v in model.non_trainable_variables],
-                np.asarray(images),
-            )
-
-        return call
-    if backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.function(lambda images: model(images, training=training),
-                           reduce_retracing=True)
-    return lambda images: model(images, training=training)

@@ -144,9 +144,9 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
         self._predict = None
 
     def _predict_function(self):
-        from keras_deconvnet.training.backends import forward_function
+        from keras_deconvnet.inference.forward import compiled_forward
 
-        forwards = {training: forward_function(self.model, training)
+        forwards = {training: compiled_forward(self.model, training)
                     for training in self.modes.values()}
 
         def predict(images, training):
