@@ -89,7 +89,8 @@ def build_parser():
     parser.add_argument("--batch-size", type=int, default=8,
                         help="crops per forward pass")
     parser.add_argument("--precision", choices=("float32", "bfloat16"),
-                        help="network precision (default: Segmenter's, float32); "
+                        help="network precision (default: Segmenter's, "
+                        "float32); "
                         "bfloat16 is about 2x faster on CPUs with AMX or "
                         "AVX-512 BF16")
     parser.add_argument("--limit", type=int,

@@ -76,7 +76,8 @@ def add_parser(subparsers, name):
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--precision", choices=("float32", "bfloat16"),
-                        help="network precision (default: Segmenter's, float32); "
+                        help="network precision (default: Segmenter's, "
+                        "float32); "
                         "bfloat16 is about 2x faster on CPUs with AMX or "
                         "AVX-512 BF16")
     parser.add_argument(

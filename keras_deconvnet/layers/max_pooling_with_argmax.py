@@ -60,7 +60,8 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
     >>> restored = MaxUnpooling2D()(pooled, switches)
     """
 
-    def __init__(self, pool_size=2, strides=None, jit_compile="auto", **kwargs):
+    def __init__(self, pool_size=2, strides=None, jit_compile="auto",
+                 **kwargs):
         super().__init__(**kwargs)
         self.jit_compile = window_utils.check_jit_compile(jit_compile)
         self.pool_size = window_utils.normalize_pair(pool_size, "pool_size")
