@@ -2,8 +2,9 @@
 
 `default` runs on one device; `mirrored` (or `data_parallel`) replicates
 the model on every local GPU (or on the CPU devices when there is no GPU)
-and splits each global batch across the replicas; `multi_worker` synchronises several
-machines (or processes) described by the `TF_CONFIG` environment variable.
+and splits each global batch across the replicas; `multi_worker`
+synchronises several machines (or processes) described by the
+`TF_CONFIG` environment variable (TensorFlow only).
 On the JAX backend, `mirrored` and `data_parallel` are
 `keras.distribution.DataParallel` over the local devices.
 """
