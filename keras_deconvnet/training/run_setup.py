@@ -283,8 +283,8 @@ def prepare(arguments):
                                 and a["strategy"] == "default")
     config = {key: value for key, value in a.items()
               if key not in ("train_data", "validation_data")}
-    config.update(backend=backends.backend(), jit_compile=model.jit_compile, crops=crops,
-                  schedule=schedule, precision_policy=policy,
+    config.update(backend=backends.backend(), jit_compile=model.jit_compile,
+                  crops=crops, schedule=schedule, precision_policy=policy,
                   replicas=replicas, num_classes=num_classes,
                   ignore_label=prepared["ignore_label"],
                   class_weights=prepared["class_weights"],

@@ -196,9 +196,9 @@ def train(
             batch), at least 512 and at most the authors' 14,000
             (`batch_norm_check.default_bn_examples`).
         jit_compile: compile the training step with XLA; `None` means
-            on GPU or on the JAX backend only (on this 2-core CPU, a width-0.0625 model took
-            63 s to compile with XLA and 22 s without, and its steps were
-            no faster).
+            on GPU or on the JAX backend only (on this 2-core CPU, a
+            width-0.0625 model took 63 s to compile with XLA and 22 s
+            without on TensorFlow, and its steps were no faster).
         train_data: instead of `dataset`, a `tf.data.Dataset` of
             `(images, labels)` batches (repeating; needs `num_classes`,
             `steps_per_epoch`).
