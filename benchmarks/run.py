@@ -10,7 +10,10 @@ Sections:
               XLA) against `tf.nn.max_pool_with_argmax` + `tf.scatter_nd`
               and PyTorch's MaxPool2d/MaxUnpool2d, forward and
               forward+backward, on VGG-sized feature maps.
-    model     the paper network (width 1.0, 224x224): forward crops/s at
+    model     first the user paths (`bench_user_paths`): the defaults, the
+              best float32 settings and bf16 of this package and of
+              PyTorch (channels-last, torch.compile, autocast), with the
+              ratios; then the paper network (width 1.0, 224x224): forward crops/s at
               batch 1 and 8 and a training step, TensorFlow (graph, XLA,
               BatchNorm folded) beside the same network in PyTorch, with
               peak RSS.
@@ -89,6 +92,15 @@ def parse_args(argv=None):
                         "(default 1 8, quick 1)")
     parser.add_argument("--train-batch-size", type=int, default=8,
                         help="model and pipeline sections: training batch")
+    parser.add_argument("--paths-batch", type=int, default=8,
+                        help="model section: batch of the user paths")
+    parser.add_argument("--paths-repeats", type=int, default=3,
+                        help="model section: timed rounds of the user paths")
+    parser.add_argument("--paths-only", action="store_true",
+                        help="model section: only the user paths")
+    parser.add_argument("--no-torch-compile", action="store_true",
+                        help="model section: no torch.compile in the "
+                        "PyTorch best path")
     parser.add_argument("--no-training", action="store_true",
                         help="model section: forward only")
     parser.add_argument("--no-xla-training", action="store_true",
@@ -151,7 +163,11 @@ def main(argv=None):
         },
         "sections": {},
     }
-    for name in sections:
+    runs = [name for section in sections for name in (
+        ("user_paths", "model") if section == "model" else (section,))]
+    if args.paths_only and "model" in runs:
+        runs.remove("model")
+    for name in runs:
         module = __import__(f"bench_{name}")
         section_started = time.perf_counter()
         section = module.run(args, torch_available)

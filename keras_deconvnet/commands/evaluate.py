@@ -89,6 +89,10 @@ def build_parser():
                         "product of rectified scores (authors' code)")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="crops per forward pass")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"),
+                        help="network precision (default: Segmenter's, "
+                        "float32); bfloat16 is about 2x faster on CPUs with "
+                        "AMX or AVX-512 BF16")
     parser.add_argument("--limit", type=int,
                         help="evaluate only the first N images")
     parser.add_argument("--plots", help="folder for confusion_matrix.png "
@@ -130,6 +134,8 @@ def model_settings(model, names):
 def segmenter_options(args, model):
     """`Segmenter` options from the flags (tiles: else from the model)."""
     options = {"ensemble": args.ensemble}
+    if args.precision:
+        options["precision"] = args.precision
     if args.aggregation:
         options["aggregation"] = args.aggregation
     if args.mode == "proposals":

@@ -85,6 +85,11 @@ def build_parser():
         "--margin", type=float, default=0.1, help="proposal extension margin"
     )
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--precision", choices=("float32", "bfloat16"),
+                        help="network precision (default: Segmenter's, "
+                        "float32); "
+                        "bfloat16 is about 2x faster on CPUs with AMX or "
+                        "AVX-512 BF16")
     parser.add_argument(
         "--edge-model",
         default=None,
@@ -119,11 +124,12 @@ def run(args):
 
     model = _load(args.model, "--model")
     fcn = _load(args.fcn, "--fcn") if args.fcn else None
-    tile_options = {
+    optional_settings = {
         name: value
         for name, value in (
             ("tile_scale", args.tile_scale),
             ("tile_overlap", args.tile_overlap),
+            ("precision", args.precision),
         )
         if value is not None
     }
@@ -140,7 +146,7 @@ def run(args):
             min_side=args.min_side,
             margin=args.margin,
             edge_model=args.edge_model,
-            **tile_options,
+            **optional_settings,
         )
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None

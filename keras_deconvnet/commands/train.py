@@ -160,9 +160,13 @@ def build_parser(prog=None):
                      "<dataset>-stage<k>-<time>, or the newest unfinished "
                      "one, which is resumed)")
     run.add_argument("--strategy", default="default",
-                     choices=("default", "mirrored", "multi_worker"),
+                     choices=("default", "mirrored", "multi_worker",
+                              "data_parallel"),
                      help="mirrored: all local GPUs (or CPU devices); "
-                     "multi_worker: machines listed in TF_CONFIG")
+                     "multi_worker: machines listed in TF_CONFIG "
+                     "(TensorFlow only); with KERAS_BACKEND=jax, mirrored "
+                     "and data_parallel are keras.distribution."
+                     "DataParallel over the local devices")
     run.add_argument("--logical-cpus", type=positive_int,
                      help="split the CPU into this many devices (to try "
                      "--strategy mirrored without GPUs)")

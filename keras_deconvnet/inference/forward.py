@@ -1,12 +1,62 @@
-"""A compiled inference-mode forward pass that leaves the model alone."""
+"""A compiled forward pass that leaves the model alone, in float32 or
+bfloat16."""
+
+import warnings
 
 import keras
 
 from keras_deconvnet.layers import jit_compile_override
 
 
-def compiled_forward(model):
-    """Returns `forward(batch) -> scores`, compiled, in inference mode.
+PRECISIONS = ("float32", "bfloat16")
+
+
+def cpu_bf16_support():
+    """How this CPU runs bfloat16 matrix products: `"amx"` (AMX tiles),
+    `"avx512_bf16"` (AVX-512 BF16 dot products) or `None` (emulated,
+    usually slower than float32). Read from /proc/cpuinfo (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            flags = set(next(
+                (line for line in file if line.startswith("flags")), ""
+            ).split())
+    except OSError:
+        return None
+    if "amx_bf16" in flags:
+        return "amx"
+    return "avx512_bf16" if "avx512_bf16" in flags else None
+
+
+def with_precision(model, precision="float32"):
+    """`model` itself for `"float32"`; for `"bfloat16"`, a twin with the
+    same weights whose layers compute in bfloat16 (`mixed_bfloat16`:
+    float32 variables), except the input preprocessing (mean subtraction
+    of 0-255 values needs float32's resolution) and the output scores.
+
+    Raises:
+        ValueError: unknown `precision`.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"`precision` must be one of {PRECISIONS}. "
+                         f"Received: precision={precision!r}")
+    if precision == "float32":
+        return model
+    if cpu_bf16_support() is None and keras.backend.backend() != "jax":
+        warnings.warn("This CPU has neither AMX nor AVX-512 BF16: bfloat16 "
+                      "is emulated and usually slower than float32.")
+    config = model.get_config()
+    outputs = set(model.output_names)
+    for layer in config["layers"]:
+        if (layer["class_name"] not in ("InputLayer", "CaffePreprocessing")
+                and layer["config"]["name"] not in outputs):
+            layer["config"]["dtype"] = "mixed_bfloat16"
+    twin = model.__class__.from_config(config)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def compiled_forward(model, training=False):
+    """Returns `forward(batch) -> scores`, compiled.
 
     On TensorFlow the function is the caller's own `tf.function`, traced
     with the (un)pooling layers as XLA clusters (1.2x faster on CPU), so
@@ -17,6 +67,8 @@ def compiled_forward(model):
 
     Args:
         model: a Keras model.
+        training: the layers' mode (`True`: BN batch statistics; the
+            moving statistics are then updated on TensorFlow, not on JAX).
 
     Returns:
         A function from a batch (NumPy or a TensorFlow tensor) to the
@@ -28,7 +80,7 @@ def compiled_forward(model):
 
         @tf.function(reduce_retracing=True, autograph=False)
         def predict(batch):
-            return model(batch, training=False)
+            return model(batch, training=training)
 
         def forward(batch):
             # Read while tracing: a new batch shape retraces with XLA too.
@@ -42,7 +94,7 @@ def compiled_forward(model):
         @jax.jit
         def predict(trainable, non_trainable, batch):
             outputs, _ = model.stateless_call(
-                trainable, non_trainable, batch, training=False
+                trainable, non_trainable, batch, training=training
             )
             return outputs
 
@@ -58,6 +110,6 @@ def compiled_forward(model):
 
     def forward(batch):
         batch = keras.ops.convert_to_numpy(batch)
-        return keras.ops.convert_to_numpy(model(batch, training=False))
+        return keras.ops.convert_to_numpy(model(batch, training=training))
 
     return forward

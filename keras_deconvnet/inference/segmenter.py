@@ -17,6 +17,7 @@ from keras_deconvnet.inference.ensemble import ENSEMBLES
 from keras_deconvnet.inference.ensemble import ensemble_scores
 from keras_deconvnet.inference.ensemble import to_probabilities
 from keras_deconvnet.inference.forward import compiled_forward
+from keras_deconvnet.inference.forward import with_precision
 
 MODES = ("proposals", "whole", "tiles")
 # Overlapping tiles average probabilities (see `aggregate`); proposals
@@ -69,6 +70,10 @@ class Segmenter:
         crf_options: keyword arguments for `dense_crf`.
         tile_scale: tiles: one scale or several (see `tiles.tile_boxes`).
         tile_overlap: tiles: overlap fraction of neighbouring windows.
+        precision: `"float32"` or `"bfloat16"`: the network (not the
+            FCN) runs a bfloat16 twin with the same weights
+            (`forward.with_precision`), about 2x faster on CPUs with AMX
+            or AVX-512 BF16 (`forward.cpu_bf16_support()`).
 
     Example:
 
@@ -93,6 +98,7 @@ class Segmenter:
         crf_options=None,
         tile_scale=tiles.DEFAULT_TILE_SCALE,
         tile_overlap=tiles.DEFAULT_TILE_OVERLAP,
+        precision="float32",
     ):
         if mode not in MODES:
             raise ValueError(
@@ -133,7 +139,9 @@ class Segmenter:
         self.tile_scale = tiles.check_tile_scales(tile_scale)
         self.tile_overlap = tiles.check_tile_overlap(tile_overlap)
         self.crop_size = model_input_size(model)
-        self._forward_batch = compiled_forward(model)
+        self.precision = precision
+        self._forward_batch = compiled_forward(
+            with_precision(model, precision))
         # Seconds spent in each stage of the last `scores()` call.
         self.last_timings = {}
         # The boxes `[K, 4]` of the last `scores()` call.

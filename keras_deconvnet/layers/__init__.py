@@ -32,12 +32,15 @@ def _pooling_layers(model):
 def set_pooling_jit_compile(model, enabled=True):
     """Turns XLA clusters for the model's (un)pooling layers on or off.
 
-    Returns the number of layers changed. See
-    `MaxPoolingWithArgmax2D(jit_compile=...)`.
+    `enabled` is `True`, `False` or `"auto"`. Returns the number of
+    layers changed. See `MaxPoolingWithArgmax2D(jit_compile=...)`.
     """
+    from keras_deconvnet.layers.window_utils import check_jit_compile
+
+    enabled = check_jit_compile(enabled)
     layers = _pooling_layers(model)
     for layer in layers:
-        layer.jit_compile = bool(enabled)
+        layer.jit_compile = enabled
     return len(layers)
 
 

@@ -35,9 +35,13 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
             tile the input without overlap.
         jit_compile: on the TensorFlow backend, run the layer as an XLA
             cluster inside traced graphs (about 13x faster on CPU than the
-            plain ops; the convolutions around it keep oneDNN). Exports
-            (SavedModel, TFLite) turn it off so that the graph needs no
-            XLA. Ignored on other backends and in eager calls.
+            plain ops; the convolutions around it keep oneDNN). `"auto"`
+            (default): only in the graphs of Keras' `fit`, `evaluate`,
+            `predict` and `*_on_batch`, so `model.export()`,
+            `tf.saved_model.save` and TFLite get portable graphs without
+            XLA; `True`: in every traced graph (the package's exports
+            still turn it off); `False`: never. Ignored on other backends
+            and in eager calls.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
@@ -56,9 +60,10 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
     >>> restored = MaxUnpooling2D()(pooled, switches)
     """
 
-    def __init__(self, pool_size=2, strides=None, jit_compile=False, **kwargs):
+    def __init__(self, pool_size=2, strides=None, jit_compile="auto",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.jit_compile = bool(jit_compile)
+        self.jit_compile = window_utils.check_jit_compile(jit_compile)
         self.pool_size = window_utils.normalize_pair(pool_size, "pool_size")
         if strides is None:
             strides = self.pool_size

@@ -46,9 +46,9 @@ class MaxUnpooling2D(keras.layers.Layer):
     TensorShape([2, 8, 8, 3])
     """
 
-    def __init__(self, pool_size=2, jit_compile=False, **kwargs):
+    def __init__(self, pool_size=2, jit_compile="auto", **kwargs):
         super().__init__(**kwargs)
-        self.jit_compile = bool(jit_compile)
+        self.jit_compile = window_utils.check_jit_compile(jit_compile)
         self.pool_size = window_utils.normalize_pair(pool_size, "pool_size")
 
     def _split(self, inputs, switches):

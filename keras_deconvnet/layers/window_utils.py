@@ -117,6 +117,36 @@ def _compiled(layer, function):
     return compiled
 
 
+# Graphs Keras' own `fit`, `evaluate`, `predict` and `*_on_batch` trace
+# (TensorFlow backend): where `jit_compile="auto"` uses XLA.
+KERAS_STEP_GRAPHS = ("one_step_on_data", "one_step_on_data_distributed",
+                     "multi_step_on_iterator", "multi_step_on_data")
+
+
+def check_jit_compile(value):
+    """Returns `value` as `True`, `False` or `"auto"`, or raises."""
+    if isinstance(value, bool) or (isinstance(value, str)
+                                   and value == "auto"):
+        return value
+    raise ValueError(
+        f"`jit_compile` must be True, False or 'auto'. "
+        f"Received: jit_compile={value!r}"
+    )
+
+
+def _in_keras_step():
+    """Whether the graph being traced belongs to a Keras train/test/predict
+    function (not to an export, `tf.saved_model.save` or TFLite)."""
+    import tensorflow as tf
+
+    graph = tf.compat.v1.get_default_graph()
+    while graph is not None:
+        if getattr(graph, "name", None) in KERAS_STEP_GRAPHS:
+            return True
+        graph = getattr(graph, "outer_graph", None)
+    return False
+
+
 def run_maybe_compiled(layer, function, *tensors):
     """Runs `function(*tensors)`, as an XLA cluster when the layer asks.
 
@@ -127,7 +157,10 @@ def run_maybe_compiled(layer, function, *tensors):
     unpooling forward ran 13x faster (8x112x112x128) and the paper
     network's forward 1.17x faster at batch 8. Eager calls, other
     backends (JAX compiles everything anyway) and `jit_compile=False` run
-    the plain ops.
+    the plain ops. `jit_compile="auto"` (the default) compiles only in the
+    graphs of Keras' `fit`/`evaluate`/`predict`/`*_on_batch`, so that
+    `model.export()`, `tf.saved_model.save` and the TFLite converter,
+    which trace other graphs, get portable graphs without XLA.
     """
     enabled = _jit_compile_override.get()
     if enabled is None:
@@ -137,5 +170,7 @@ def run_maybe_compiled(layer, function, *tensors):
     import tensorflow as tf
 
     if tf.executing_eagerly():
+        return function(*tensors)
+    if enabled == "auto" and not _in_keras_step():
         return function(*tensors)
     return _compiled(layer, function)(*tensors)

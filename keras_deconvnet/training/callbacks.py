@@ -144,15 +144,14 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
         self._predict = None
 
     def _predict_function(self):
-        model = self.model
+        from keras_deconvnet.inference.forward import compiled_forward
+
+        forwards = {training: compiled_forward(self.model, training)
+                    for training in self.modes.values()}
 
         def predict(images, training):
-            return keras.ops.argmax(model(images, training=training), axis=-1)
+            return keras.ops.argmax(forwards[training](images), axis=-1)
 
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            return tf.function(predict, reduce_retracing=True)
         return predict
 
     def on_epoch_end(self, epoch, logs=None):

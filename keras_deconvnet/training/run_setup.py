@@ -13,6 +13,7 @@ import numpy as np
 import keras
 
 from keras_deconvnet.data.augmentation import check_scale_range
+from keras_deconvnet.training import backends
 from keras_deconvnet.training import strategies
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
 from keras_deconvnet.training.losses import checked_label_batches
@@ -105,26 +106,6 @@ def validate(arguments):
             "init='path/to/stage1/deconvnet.keras' (or init='imagenet' to "
             "skip stage 1). Received: init=None"
         )
-
-
-def _precision_policy(enabled):
-    import tensorflow as tf
-
-    if not enabled:
-        return "float32"
-    # float16 needs loss scaling (Keras adds a LossScaleOptimizer in
-    # compile); bfloat16 has float32's range and does not.
-    if tf.config.list_physical_devices("GPU"):
-        return "mixed_float16"
-    return "mixed_bfloat16"
-
-
-def _jit_compile(requested):
-    import tensorflow as tf
-
-    if requested is None:
-        return bool(tf.config.list_physical_devices("GPU"))
-    return bool(requested)
 
 
 def _sources(a):
@@ -237,7 +218,7 @@ def prepare(arguments):
            f"`batch_size` ({a['batch_size']}) must be a multiple of the "
            f"{replicas} replicas, which each take an equal share.")
     keras.utils.set_random_seed(a["seed"])
-    policy = _precision_policy(a["mixed_precision"])
+    policy = backends.precision_policy(a["mixed_precision"])
     keras.mixed_precision.set_global_policy(policy)
 
     crops = a["crops"] or STAGE_CROPS[a["stage"]]
@@ -288,20 +269,22 @@ def prepare(arguments):
                 num_classes, ignore_class=prepared["ignore_label"],
                 sparse_y_pred=False, name="mean_iou",
             )],
-            jit_compile=_jit_compile(a["jit_compile"]),
+            jit_compile=backends.default_jit_compile(a["jit_compile"]),
         )
     if a["strategy"] == "multi_worker":
         strategies.patch_multi_worker_fit(model, strategy)
-    if not model.jit_compile and a["strategy"] == "default":
+    if backends.backend() == "tensorflow":
         # Without whole-step XLA (the CPU default), fuse just the
-        # (un)pooling: the fastest training step measured on CPU.
+        # (un)pooling: the fastest training step measured on CPU; not
+        # under tf.distribute (off there, as before "auto" existed).
         from keras_deconvnet.layers import set_pooling_jit_compile
 
-        set_pooling_jit_compile(model, True)
+        set_pooling_jit_compile(model, not model.jit_compile
+                                and a["strategy"] == "default")
     config = {key: value for key, value in a.items()
               if key not in ("train_data", "validation_data")}
-    config.update(jit_compile=model.jit_compile, crops=crops,
-                  schedule=schedule, precision_policy=policy,
+    config.update(backend=backends.backend(), jit_compile=model.jit_compile,
+                  crops=crops, schedule=schedule, precision_policy=policy,
                   replicas=replicas, num_classes=num_classes,
                   ignore_label=prepared["ignore_label"],
                   class_weights=prepared["class_weights"],

@@ -1,15 +1,18 @@
-"""`tf.distribute` strategies for training (TensorFlow only).
+"""Distribution strategies for training.
 
-`default` runs on one device; `mirrored` replicates the model on every
-local GPU (or on the CPU devices when there is no GPU) and splits each
-global batch across the replicas; `multi_worker` synchronises several
-machines (or processes) described by the `TF_CONFIG` environment variable.
+`default` runs on one device; `mirrored` (or `data_parallel`) replicates
+the model on every local GPU (or on the CPU devices when there is no GPU)
+and splits each global batch across the replicas; `multi_worker`
+synchronises several machines (or processes) described by the
+`TF_CONFIG` environment variable (TensorFlow only).
+On the JAX backend, `mirrored` and `data_parallel` are
+`keras.distribution.DataParallel` over the local devices.
 """
 
 import json
 import os
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
+STRATEGIES = ("default", "mirrored", "multi_worker", "data_parallel")
 
 
 def configure_logical_cpus(count):
@@ -21,10 +24,16 @@ def configure_logical_cpus(count):
     Raises:
         RuntimeError: TensorFlow has already initialised its devices.
     """
-    import tensorflow as tf
-
     if count < 1:
         raise ValueError(f"`count` must be >= 1. Received: count={count}")
+    import keras
+
+    if keras.backend.backend() == "jax":
+        from keras_deconvnet.training.backends import set_logical_cpus_jax
+
+        return set_logical_cpus_jax(count)
+    import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -87,7 +96,8 @@ def get_strategy(name="default"):
     """Creates the `tf.distribute.Strategy` named `name`.
 
     Args:
-        name: `"default"`, `"mirrored"` or `"multi_worker"`.
+        name: `"default"`, `"mirrored"` (alias `"data_parallel"`) or
+            `"multi_worker"` (TensorFlow only).
 
     Returns:
         The strategy; build and compile the model inside `strategy.scope()`.
@@ -96,15 +106,21 @@ def get_strategy(name="default"):
         ValueError: unknown name, or `multi_worker` without a valid
             `TF_CONFIG`.
     """
-    import tensorflow as tf
+    import keras
 
     if name not in STRATEGIES:
         raise ValueError(
             f"`strategy` must be one of {STRATEGIES}. Received: strategy={name}"
         )
+    if keras.backend.backend() == "jax":
+        from keras_deconvnet.training.backends import jax_strategy
+
+        return jax_strategy(name)
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
+    if name in ("mirrored", "data_parallel"):
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]
         if not devices:
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]

@@ -1,4 +1,6 @@
-"""`train(...)`: the paper's two-stage training, resumable (TensorFlow only).
+"""`train(...)`: the paper's two-stage training, resumable.
+
+Runs on the TensorFlow and the JAX backends (tf.data input on both).
 
 `training/train.py` is a thin command line over this function.
 """
@@ -138,7 +140,9 @@ def train(
             image rescaled by a factor in `scale_range`; see
             `keras_deconvnet.data.training_dataset`).
         scale_range: `(low, high)` scale factors of `crops="random"`.
-        strategy: `"default"`, `"mirrored"` or `"multi_worker"`.
+        strategy: `"default"`, `"mirrored"` or `"multi_worker"`
+            (`tf.distribute`); on JAX, `"mirrored"` or `"data_parallel"`
+            is `keras.distribution.DataParallel` over the local devices.
         epochs: number of epochs (default: 20 for stage 1, 40 for stage 2,
             which with 1000 steps each are the paper's 20k/40k iterations).
         steps_per_epoch: steps per epoch (default: one pass over the
@@ -192,9 +196,9 @@ def train(
             batch), at least 512 and at most the authors' 14,000
             (`batch_norm_check.default_bn_examples`).
         jit_compile: compile the training step with XLA; `None` means
-            on GPU only (on this 2-core CPU, a width-0.0625 model took
-            63 s to compile with XLA and 22 s without, and its steps were
-            no faster).
+            on GPU or on the JAX backend only (on this 2-core CPU, a
+            width-0.0625 model took 63 s to compile with XLA and 22 s
+            without on TensorFlow, and its steps were no faster).
         train_data: instead of `dataset`, a `tf.data.Dataset` of
             `(images, labels)` batches (repeating; needs `num_classes`,
             `steps_per_epoch`).
@@ -325,16 +329,17 @@ def _train(arguments):
         setup, arguments["bn_examples"] if setup.batch_norm else 0, verbose
     )
     if setup.is_chief:
-        # Saved models need no XLA: (un)pooling clusters are a training
-        # and inference speed-up, turned on again by those paths.
-        set_pooling_jit_compile(model, False)
+        # "auto": XLA (un)pooling in Keras' predict/fit of the loaded
+        # model, plain ops in its exports (portable graphs).
+        set_pooling_jit_compile(model, "auto")
         # Only a DeconvNet becomes load()'s default; an FCN-8s is a partner.
         model = save_and_record(model, model_path, "training",
                                 record=setup.arch == "deconvnet",
                                 **training_metadata(setup.config))
         history.save(batch_norm=batch_norm)
         with open(os.path.join(out_dir, "training_summary.json"), "w") as file:
-            json.dump({"config": setup.config, "model": model_path,
+            json.dump({"backend": keras.backend.backend(),
+                       "config": setup.config, "model": model_path,
                        "resumed_from": resumed_from, "batch_norm": batch_norm},
                       file, indent=1)
         # Finished: a rerun must not resume this run.
