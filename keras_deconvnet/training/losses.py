@@ -172,16 +172,8 @@ def assert_labels_in_range(labels, num_classes, ignore_label, result=None):
         bad = ops.logical_and(bad, ops.not_equal(labels, ignore_label))
     message = _label_range_message(num_classes, ignore_label)
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        big = tf.int32.max
-        smallest = tf.reduce_min(tf.where(bad, labels, big))
-        largest = tf.reduce_max(tf.where(bad, labels, -big))
-        check = tf.debugging.Assert(
-            tf.logical_not(tf.reduce_any(bad)), [message, smallest, largest]
-        )
-        with tf.control_dependencies([check]):
-            return tf.identity(result)
+        return _tf_assert_labels_in_range(labels, num_classes, ignore_label,
+                                          result)
     if keras.backend.backend() == "jax":
         import jax
 
@@ -196,6 +188,26 @@ def assert_labels_in_range(labels, num_classes, ignore_label, result=None):
     return result
 
 
+def _tf_assert_labels_in_range(labels, num_classes, ignore_label, result):
+    """`assert_labels_in_range` in TensorFlow ops: also for tf.data maps,
+    which run TensorFlow whatever the Keras backend."""
+    import tensorflow as tf
+
+    labels = tf.cast(labels, tf.int32)
+    bad = tf.logical_or(labels < 0, labels >= num_classes)
+    if ignore_label is not None:
+        bad = tf.logical_and(bad, tf.not_equal(labels, ignore_label))
+    big = tf.int32.max
+    smallest = tf.reduce_min(tf.where(bad, labels, big))
+    largest = tf.reduce_max(tf.where(bad, labels, -big))
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(bad)),
+        [_label_range_message(num_classes, ignore_label), smallest, largest],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(result)
+
+
 def checked_label_batches(dataset, num_classes, ignore_label):
     """Adds `assert_labels_in_range` on the labels of a `tf.data.Dataset`
     of `(images, labels)` batches: the check runs in the input pipeline,
@@ -205,7 +217,8 @@ def checked_label_batches(dataset, num_classes, ignore_label):
         return dataset
 
     def check(images, labels, *rest):
-        labels = assert_labels_in_range(labels, num_classes, ignore_label)
+        labels = _tf_assert_labels_in_range(labels, num_classes,
+                                            ignore_label, labels)
         return (images, labels, *rest)
 
     return dataset.map(check)
