@@ -39,11 +39,22 @@ def class_name(label, class_names=None):
     return "ignore" if label == palette_module.VOC_IGNORE_LABEL else f"class {label}"
 
 
-def label_image(labels):
+def _full_palette(palette):
+    """256 RGB colours: `palette` first (a model's classes), then VOC's."""
+    colours = palette_module.voc_palette().copy()
+    if palette is not None:
+        palette = np.asarray(palette, np.uint8).reshape(-1, 3)[:256]
+        colours[:len(palette)] = palette
+    return colours
+
+
+def label_image(labels, palette=None):
     """A palette ('P' mode) PIL image of an integer label map `[H, W]`.
 
-    Pixel values are the labels; the palette is PASCAL VOC's, so the file
-    reads like a VOC `SegmentationClass` PNG.
+    Pixel values are the labels. The colours are `palette` (one `[r, g,
+    b]` per class, e.g. `keras_deconvnet.metadata(model)["palette"]`) and
+    PASCAL VOC's for labels past it, so by default the file reads like a
+    VOC `SegmentationClass` PNG.
     """
     Image, _, _ = _pil()
     labels = np.asarray(labels)
@@ -57,16 +68,18 @@ def label_image(labels):
             f"[{labels.min()}, {labels.max()}]"
         )
     picture = Image.fromarray(labels.astype(np.uint8), mode="P")
-    picture.putpalette(palette_module.voc_palette().reshape(-1).tolist())
+    picture.putpalette(_full_palette(palette).reshape(-1).tolist())
     return picture
 
 
-def save_label_png(labels, path):
-    """Writes `labels` `[H, W]` as a VOC-palette PNG at `path`."""
-    label_image(labels).save(path, format="PNG")
+def save_label_png(labels, path, palette=None):
+    """Writes `labels` `[H, W]` as a palette PNG at `path` (VOC colours
+    unless `palette` is given, see `label_image`)."""
+    label_image(labels, palette).save(path, format="PNG")
 
 
-def overlay(image, labels, alpha=0.5, class_names=None, legend=True):
+def overlay(image, labels, alpha=0.5, class_names=None, legend=True,
+            palette=None):
     """The image blended with the label colours, with a legend on the right.
 
     Args:
@@ -76,6 +89,9 @@ def overlay(image, labels, alpha=0.5, class_names=None, legend=True):
         class_names: names of the labels (PASCAL VOC's by default).
         legend: whether to add a panel naming the classes present, each
             with its colour and its share of the pixels.
+        palette: one `[r, g, b]` per class (a model's
+            `keras_deconvnet.metadata(model)["palette"]`); VOC's colours
+            by default and for labels past it.
 
     Returns:
         uint8 RGB `[H', W', 3]`; `W' = W + 170` with the legend.
@@ -87,15 +103,16 @@ def overlay(image, labels, alpha=0.5, class_names=None, legend=True):
             "`labels` must have the image's height and width. Received: "
             f"labels.shape={labels.shape}, image.shape={image.shape}"
         )
-    colours = palette_module.colorize(labels).astype(np.float32)
-    blended = (1 - alpha) * image.astype(np.float32) + alpha * colours
+    colours = _full_palette(palette)
+    blended = ((1 - alpha) * image.astype(np.float32)
+               + alpha * palette_module.colorize(labels, colours))
     blended = np.clip(np.round(blended), 0, 255).astype(np.uint8)
     if not legend:
         return blended
-    return _add_legend(blended, labels, class_names)
+    return _add_legend(blended, labels, class_names, colours)
 
 
-def _add_legend(picture, labels, class_names):
+def _add_legend(picture, labels, class_names, colours):
     Image, ImageDraw, _ = _pil()
     present, counts = np.unique(labels, return_counts=True)
     height, width = picture.shape[:2]
@@ -105,7 +122,6 @@ def _add_legend(picture, labels, class_names):
     draw = ImageDraw.Draw(canvas)
     font = _font()
     draw.text((width + 8, 4), "classes present", fill="black", font=font)
-    colours = palette_module.voc_palette()
     for row, (label, count) in enumerate(zip(present, counts), start=1):
         top = 4 + row * LEGEND_ROW
         left = width + 8

@@ -64,6 +64,20 @@ def test_predict_uses_xla_pooling_by_default(model, rng):
     np.testing.assert_allclose(fast, plain, atol=1e-5 * scale)
 
 
+def test_fit_uses_xla_pooling_by_default(rng):
+    from keras_deconvnet.layers import MaxUnpooling2D
+
+    inputs = keras.Input((32, 32, 2))
+    pooled, switches = MaxPoolingWithArgmax2D()(inputs)
+    outputs = keras.layers.Conv2D(2, 1)(MaxUnpooling2D()(pooled, switches))
+    small = keras.Model(inputs, outputs)
+    small.compile(optimizer="sgd", loss="mse")
+    images = rng.normal(size=(2, 32, 32, 2)).astype("float32")
+    small.train_on_batch(images, images)
+    assert all(layer in window_utils._compiled_functions
+               for layer in small.layers[1:3])
+
+
 def test_exports_have_no_xla_ops_by_default(model, tmp_path):
     model.export(str(tmp_path / "export"), verbose=False)
     tf.saved_model.save(model, str(tmp_path / "saved"))

@@ -66,6 +66,27 @@ def test_segment_writes_labels_overlay_and_proposals(tmp_path, saved_model, caps
     assert np.all(proposals == [255, 255, 0], axis=-1).any()
 
 
+def test_segment_colours_with_the_model_palette(tmp_path):
+    model = keras_deconvnet.DeconvNet(num_classes=3, width=SMALL_WIDTH)
+    colours = [[10, 20, 30], [40, 50, 60], [70, 80, 90]]
+    keras_deconvnet.set_metadata(model, palette=colours,
+                                 class_names=["road", "car", "sky"])
+    model.save(tmp_path / "scenes.keras")
+    Image.fromarray(generated_image(64)).save(tmp_path / "scene.png")
+    out = tmp_path / "out"
+    status = main(["segment", str(tmp_path / "scene.png"), "--model",
+                   str(tmp_path / "scenes.keras"), "--mode", "whole",
+                   "--out", str(out)])
+    assert status == 0
+    labels = Image.open(out / "scene_labels.png")
+    np.testing.assert_array_equal(
+        np.asarray(labels.getpalette()[:9]).reshape(3, 3), colours)
+    overlay = np.asarray(Image.open(out / "scene_overlay.png").convert("RGB"))
+    legend = overlay[:, 64:]
+    assert any(np.all(legend == colour, axis=-1).sum() >= 100
+               for colour in colours)
+
+
 @pytest.mark.parametrize(
     "flags, options",
     [

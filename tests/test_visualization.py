@@ -47,6 +47,24 @@ def test_overlay_blends_and_lists_the_classes_present():
         visualization.overlay(image, labels[:10])
 
 
+def test_a_model_palette_colours_the_png_the_overlay_and_its_legend(
+        tmp_path):
+    colours = [[10, 20, 30], [200, 100, 50]]
+    labels = np.array([[0, 1], [1, 7]], np.int32)
+    path = tmp_path / "labels.png"
+    visualization.save_label_png(labels, path, palette=colours)
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    np.testing.assert_array_equal(rgb[0], colours)
+    # Past the model's classes: VOC's colours.
+    np.testing.assert_array_equal(rgb[1, 1], palette.voc_palette()[7])
+    image = np.zeros((40, 40, 3), np.uint8)
+    picture = visualization.overlay(image, np.ones((40, 40), np.int32),
+                                    alpha=1.0, palette=colours)
+    np.testing.assert_array_equal(picture[5, 5], colours[1])
+    swatch = np.all(picture[:, 40:] == colours[1], axis=-1)
+    assert swatch.sum() >= 100  # the legend uses the same colour
+
+
 def test_legend_grows_for_many_classes_on_a_small_image():
     labels = np.arange(21).reshape(3, 7)
     picture = visualization.overlay(np.zeros((3, 7, 3), np.uint8), labels)

@@ -124,6 +124,9 @@ def run(args):
 
     model = _load(args.model, "--model")
     fcn = _load(args.fcn, "--fcn") if args.fcn else None
+    # The model's own names and colours (a CamVid model is not VOC).
+    info = keras_deconvnet.metadata(model)
+    palette = info["palette"]
     optional_settings = {
         name: value
         for name, value in (
@@ -163,9 +166,9 @@ def run(args):
         boxes = segmenter.last_boxes
         labels = scores.argmax(-1)
         stem = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0])
-        visualization.save_label_png(labels, f"{stem}_labels.png")
+        visualization.save_label_png(labels, f"{stem}_labels.png", palette)
         picture = visualization.overlay(
-            image, labels, args.alpha, keras_deconvnet.class_names_for(model)
+            image, labels, args.alpha, info["class_names"], palette=palette
         )
         Image.fromarray(picture).save(f"{stem}_overlay.png")
         if args.draw_proposals:

@@ -155,8 +155,8 @@ def _datasets(a, crops, batch_size, seed):
     )
     validation_data, validation_steps = None, None
     if validation_source is not None and len(validation_source):
-        # Whole images resized to the input size: the network sees the
-        # scale it is trained at (see the reference notes on input size).
+        # Whole images resized to the input size: a fixed-size network
+        # sees every image at one scale, as whole-mode evaluation does.
         validation_data = data.training_dataset(
             validation_source, crops="whole", shuffle=False, flip=False,
             seed=seed, **common,
