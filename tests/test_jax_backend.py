@@ -1,32 +1,40 @@
-"""The backend-agnostic parts also pass on JAX, without TensorFlow."""
+"""The backend-agnostic parts also pass on JAX, without TensorFlow.
+
+Both subprocesses share one JAX compilation cache
+(`tests/jax_subprocess.py`).
+"""
 
 import importlib.util
-import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.jax_subprocess import ROOT
+from tests.jax_subprocess import jax_environment
+
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="jax is not installed"
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("jax_compilation_cache"))
 
 
-def run_with_jax(arguments, timeout=600):
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+def run_with_jax(arguments, cache_dir, timeout=600):
     return subprocess.run(
         [sys.executable, *arguments],
         cwd=ROOT,
-        env=environment,
+        env=jax_environment(cache_dir),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
-def test_package_imports_without_tensorflow():
+def test_package_imports_without_tensorflow(cache_dir):
     code = (
         "import sys, keras, keras_deconvnet;"
         "assert keras.backend.backend() == 'jax';"
@@ -37,12 +45,12 @@ def test_package_imports_without_tensorflow():
         "loaded = [m for m in sys.modules if m.split('.')[0] == 'tensorflow'];"
         "assert not loaded, loaded[:5]"
     )
-    result = run_with_jax(["-c", code])
+    result = run_with_jax(["-c", code], cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.slow
-def test_layer_tests_pass_on_jax():
+def test_layer_tests_pass_on_jax(cache_dir):
     result = run_with_jax(
         [
             "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
@@ -50,7 +58,8 @@ def test_layer_tests_pass_on_jax():
             "tests/test_max_pooling_with_argmax.py",
             "tests/test_max_unpooling.py",
             "tests/test_fcn8s.py",
-        ]
+        ],
+        cache_dir,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     # TensorFlow-only tests skip there; the rest must really run.

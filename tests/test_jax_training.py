@@ -1,7 +1,8 @@
-"""`train()`, `training/train.py` and `training/evaluate.py` on JAX.
+"""`train()` and the `evaluate` command on JAX.
 
 Each run is a subprocess with `KERAS_BACKEND=jax` (a process has one
-backend); tf.data stays the input pipeline there.
+backend); tf.data stays the input pipeline there. The JAX subprocesses of
+this module share one compilation cache (`tests/jax_subprocess.py`).
 """
 
 import importlib.util
@@ -15,9 +16,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.test_training_resume import EPOCHS
-from tests.test_training_resume import STEPS
-from tests.test_training_resume import train_command
+from tests.jax_subprocess import ROOT
+from tests.jax_subprocess import jax_environment
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("jax") is None
@@ -25,26 +25,44 @@ pytestmark = pytest.mark.skipif(
     reason="needs jax, and tensorflow for tf.data",
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(ROOT, "tests", "jax_training_run.py")
+# Evaluates with the `evaluate` command (`training/evaluate.py` is a thin
+# wrapper over it) once per argument list in `argv[1]`, in one process.
+EVALUATE = (
+    "import json, sys\n"
+    "from keras_deconvnet.commands.evaluate import main\n"
+    "for arguments in json.loads(sys.argv[1]):\n"
+    "    code = main(arguments)\n"
+    "    if code:\n"
+    "        sys.exit(code)\n"
+)
 
 
-def environment(backend, **extra):
-    return {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu",
-            "PYTHONPATH": ROOT, **extra}
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("jax_compilation_cache"))
 
 
-def start_run(backend, data_dir, init, out, *settings, **extra_env):
+def environment(backend, cache_dir, **extra):
+    if backend == "jax":
+        return jax_environment(cache_dir, **extra)
+    return {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": ROOT,
+            **extra}
+
+
+def start_run(backend, cache_dir, data_dir, init, out, *settings,
+              **extra_env):
     return subprocess.Popen(
         [sys.executable, RUNNER, data_dir, init, out, *settings], cwd=ROOT,
-        env=environment(backend, **extra_env), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        env=environment(backend, cache_dir, **extra_env),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(process, timeout=1500):
+    """The run's printed result, and its whole standard output."""
     stdout, stderr = process.communicate(timeout=timeout)
     assert process.returncode == 0, stderr[-3000:]
-    return json.loads(stdout.strip().splitlines()[-1])
+    return json.loads(stdout.strip().splitlines()[-1]), stdout
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +88,7 @@ def test_backend_choices_without_jax_start():
 
 @pytest.mark.slow
 def test_jax_run_learns_matches_tensorflow_and_evaluates(synthetic_dir,
-                                                         tmp_path):
+                                                         cache_dir, tmp_path):
     import keras
 
     from keras_deconvnet import DeconvNet
@@ -84,10 +102,10 @@ def test_jax_run_learns_matches_tensorflow_and_evaluates(synthetic_dir,
     keras.utils.set_random_seed(0)
     DeconvNet(num_classes=21, width=0.125).save(init)
     settings = ("epochs=3", "steps_per_epoch=15")
-    runs = {backend: start_run(backend, synthetic_dir, init,
+    runs = {backend: start_run(backend, cache_dir, synthetic_dir, init,
                                str(tmp_path / backend), *settings)
             for backend in ("jax", "tensorflow")}
-    results = {backend: finish(run) for backend, run in runs.items()}
+    results = {backend: finish(run)[0] for backend, run in runs.items()}
     jax_losses = np.array(results["jax"]["losses"])
     tf_losses = np.array(results["tensorflow"]["losses"])
     assert results["jax"]["backend"] == "jax"
@@ -113,48 +131,31 @@ def test_jax_run_learns_matches_tensorflow_and_evaluates(synthetic_dir,
     for _, label in data.evaluation_examples(source):
         constant.update(label, np.zeros_like(label))
     model_path = str(tmp_path / "jax" / "deconvnet.keras")
-    for mode, minimum in (("whole", 1.3 * constant.mean_iou()),
-                          ("proposals", 0.0)):
-        command = [
-            sys.executable, os.path.join(ROOT, "training", "evaluate.py"),
+    minimums = {"whole": 1.3 * constant.mean_iou(), "proposals": 0.0}
+    evaluations = []
+    for mode in minimums:
+        arguments = [
             "--model", model_path, "--dataset", "synthetic",
             "--data-dir", synthetic_dir, "--mode", mode, "--quiet",
             "--num-proposals", "4", "--batch-size", "4",
             "--json", str(tmp_path / f"{mode}.json"),
         ]
         if mode == "proposals":
-            command += ["--limit", "2"]
-        result = subprocess.run(command, cwd=ROOT, env=environment("jax"),
-                                capture_output=True, text=True, timeout=900)
-        assert result.returncode == 0, result.stderr[-3000:]
+            arguments += ["--limit", "2"]
+        evaluations.append(arguments)
+    result = subprocess.run(
+        [sys.executable, "-c", EVALUATE, json.dumps(evaluations)], cwd=ROOT,
+        env=environment("jax", cache_dir), capture_output=True, text=True,
+        timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for mode, minimum in minimums.items():
         with open(tmp_path / f"{mode}.json") as file:
             miou = json.load(file)["miou"]
         assert np.isfinite(miou) and miou > minimum, (mode, miou)
 
 
 @pytest.mark.slow
-def test_jax_data_parallel_mixed_precision_plateau(synthetic_dir, tmp_path):
-    # Two XLA host devices stand in for two accelerators.
-    run = start_run(
-        "jax", synthetic_dir, "-", str(tmp_path / "run"), "width=0.0625",
-        "epochs=1", "steps_per_epoch=2", "batch_size=2",
-        "strategy='data_parallel'", "mixed_precision=True",
-        "schedule='plateau'", "bn_examples=2",
-        XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    result = finish(run)
-    assert result["kernel_devices"] == 2  # replicated on both devices
-    assert result["conv_dtype"] == "bfloat16"
-    assert result["output_dtype"] == "float32"
-    assert np.isfinite(result["losses"]).all()
-    assert "val_miou_batch_statistics" in result["history"][0]
-    with open(tmp_path / "run" / "training_summary.json") as file:
-        config = json.load(file)["config"]
-    assert config["replicas"] == 2
-    assert config["precision_policy"] == "mixed_bfloat16"
-
-
-@pytest.mark.slow
-def test_jax_nan_loss_stops_with_last_good_checkpoint(tmp_path):
+def test_jax_nan_loss_stops_with_last_good_checkpoint(cache_dir, tmp_path):
     code = (
         "import numpy as np, tensorflow as tf\n"
         "from keras_deconvnet.training.trainer import train\n"
@@ -175,8 +176,8 @@ def test_jax_nan_loss_stops_with_last_good_checkpoint(tmp_path):
         "    print('diverged:', error)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
-                            env=environment("jax"), capture_output=True,
-                            text=True, timeout=900)
+                            env=environment("jax", cache_dir),
+                            capture_output=True, text=True, timeout=900)
     assert "diverged: Training stopped: the loss became nan" in (
         result.stdout), result.stderr[-3000:]
     with open(tmp_path / "checkpoint" / "training_state.json") as file:
@@ -185,41 +186,58 @@ def test_jax_nan_loss_stops_with_last_good_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_jax_sigkill_then_same_command_resumes(tmp_path):
-    from keras_deconvnet.data import write_synthetic_voc
-
-    data_dir = str(tmp_path / "synthetic")
-    write_synthetic_voc(data_dir, num_train=12, num_val=2,
-                        image_size=(128, 128), seed=0)
+def test_jax_sigkill_then_same_command_resumes_data_parallel_mixed_plateau(
+        synthetic_dir, cache_dir, tmp_path):
+    # One run shows both (each JAX process compiles its steps anew):
+    # DataParallel on two XLA host devices (standing in for two
+    # accelerators), bfloat16 mixed precision and the plateau schedule,
+    # killed with SIGKILL at its first checkpoint, then the same command
+    # again resumes there and finishes.
+    epochs, steps = 2, 4
     out = str(tmp_path / "run")
-    command = train_command(data_dir, out)
+    settings = (
+        "width=0.0625", f"epochs={epochs}", f"steps_per_epoch={steps}",
+        "batch_size=2", "checkpoint_every=2", "strategy='data_parallel'",
+        "mixed_precision=True", "schedule='plateau'", "bn_examples=2")
+    devices = dict(XLA_FLAGS="--xla_force_host_platform_device_count=2")
     state_path = os.path.join(out, "checkpoint", "training_state.json")
-    process = subprocess.Popen(command, cwd=ROOT, env=environment("jax"),
-                               stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = start_run("jax", cache_dir, synthetic_dir, "-", out, *settings,
+                        **devices)
     deadline = time.time() + 900
     try:
         while (time.time() < deadline and process.poll() is None
                and not os.path.isfile(state_path)):
             time.sleep(0.05)
+        assert process.poll() is None, process.communicate()[1][-3000:]
         assert os.path.isfile(state_path), "no checkpoint in time"
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
+    assert process.returncode == -signal.SIGKILL
     with open(state_path) as file:
         killed_at = json.load(file)
     assert killed_at["iterations"] > 0
-    rerun = subprocess.run(command, cwd=ROOT, env=environment("jax"),
-                           capture_output=True, text=True, timeout=900)
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert not os.path.exists(os.path.join(out, "deconvnet.keras"))
+
+    result, stdout = finish(start_run("jax", cache_dir, synthetic_dir, "-",
+                                      out, *settings, **devices))
     assert (f"Resuming {out}: epoch {killed_at['epoch'] + 1}, step "
-            f"{killed_at['step']}") in rerun.stdout
+            f"{killed_at['step']}") in stdout, stdout[-3000:]
+    assert result["kernel_devices"] == 2  # replicated on both devices
+    assert result["conv_dtype"] == "bfloat16"
+    assert result["output_dtype"] == "float32"
+    assert np.isfinite(result["losses"]).all(), result["losses"]
     with open(os.path.join(out, "training_summary.json")) as file:
         summary = json.load(file)
     assert summary["backend"] == "jax"
     assert summary["resumed_from"] == killed_at
+    assert summary["config"]["replicas"] == 2
+    assert summary["config"]["precision_policy"] == "mixed_bfloat16"
     with open(os.path.join(out, "history.json")) as file:
         history = json.load(file)["epochs"]
-    assert history[-1]["iterations"] == EPOCHS * STEPS
+    # The restart ran exactly the steps that were left.
+    assert [e["epoch"] for e in history] == list(range(1, epochs + 1))
+    assert history[-1]["iterations"] == epochs * steps
+    assert all("val_miou_batch_statistics" in e for e in history), history
