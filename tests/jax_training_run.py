@@ -14,6 +14,11 @@ from keras_deconvnet.training.trainer import train
 
 
 def main(data_dir, init, out, *settings):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # The same numbers on every run and thread count (oneDNN too).
+        tf.config.experimental.enable_op_determinism()
     options = dict(
         dataset="synthetic", data_dir=data_dir, out_dir=out, crops="whole",
         init=None if init == "-" else init, width=0.125, epochs=2,
