@@ -201,7 +201,8 @@ def train(
             without on TensorFlow, and its steps were no faster).
         train_data: instead of `dataset`, a `tf.data.Dataset` of
             `(images, labels)` batches (repeating; needs `num_classes`,
-            `steps_per_epoch`).
+            `steps_per_epoch`). The labels of its first batch are checked
+            before the model is built, the others as they stream.
         validation_data: with `train_data`: optional validation batches.
         resume_anyway: resume a checkpoint written with other settings.
         allow_folded_batch_norm: train from an `init` whose BN is folded
