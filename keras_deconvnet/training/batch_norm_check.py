@@ -60,13 +60,15 @@ def _accuracies(model, forwards, batches, num_classes, ignore_label):
             for key, matrix in matrices.items()}
 
 
-def finish_batch_norm(setup, bn_examples, verbose):
+def finish_batch_norm(setup, bn_examples, verbose, forwards=None):
     """Re-estimates BN statistics; returns accuracies before and after.
 
     Batch-statistics accuracy is what the network does when each batch
     normalises itself; moving-statistics accuracy is inference mode. They
     should agree after re-estimation. `bn_examples=None` picks
-    `default_bn_examples` of the crops the run trained on.
+    `default_bn_examples` of the crops the run trained on. `forwards`:
+    compiled forward passes by `training` flag to reuse (the validation
+    callback's, already traced on the validation batches checked here).
     """
     if bn_examples is None:
         bn_examples = default_bn_examples(
@@ -85,7 +87,8 @@ def finish_batch_norm(setup, bn_examples, verbose):
     # take about 1 GB.
     # Compiled once for both measurements: eager calls op by op were
     # slower (seconds a batch in mixed precision on a CPU).
-    forwards = {training: compiled_forward(model, training)
+    forwards = {training: (forwards or {}).get(training)
+                or compiled_forward(model, training)
                 for training in (True, False)}
     measure = lambda: _accuracies(  # noqa: E731
         model, forwards, check_data.take(check_batches),
