@@ -1,5 +1,6 @@
 """Shared test set-up: quiet TensorFlow, seeded randomness, small sizes."""
 
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,11 +30,12 @@ def seeded():
     yield
 
 
-@pytest.fixture
-def deterministic_ops():
-    """TensorFlow op determinism for a training test: the same numbers on
-    every run and thread count (oneDNN included), so a test that learns
-    once learns every time."""
+@contextlib.contextmanager
+def op_determinism():
+    """TensorFlow op determinism for a block: the same numbers on every
+    run and thread count (oneDNN included), so a test that learns once
+    learns every time. For module-scoped training fixtures; tests use the
+    `deterministic_ops` fixture."""
     tf = pytest.importorskip("tensorflow")
     # The public API has no way back; the other tests of this process
     # run as before.
@@ -41,9 +43,18 @@ def deterministic_ops():
 
     was_enabled = framework_config.is_op_determinism_enabled()
     tf.config.experimental.enable_op_determinism()
-    yield
-    if not was_enabled:
-        framework_config.disable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was_enabled:
+            framework_config.disable_op_determinism()
+
+
+@pytest.fixture
+def deterministic_ops():
+    """`op_determinism` for a training test."""
+    with op_determinism():
+        yield
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""train(): NaN stop, learning on the synthetic data, mixed precision."""
+"""train(): NaN stop, resume refusal, label checks, folded-BN refusal,
+mixed precision, learning on the synthetic data."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import pytest
 import keras
 
 from tests.conftest import SMALL_WIDTH
+from tests.conftest import op_determinism
 from keras_deconvnet.training import checkpoints
 from keras_deconvnet.training.callbacks import TrainingDivergedError
 from keras_deconvnet.training.trainer import default_out_dir
@@ -37,13 +40,82 @@ def in_memory_batches(rng, steps, batch_size=2, num_classes=3, nan_at=None,
     return dataset.batch(batch_size).repeat()
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, rng):
+def train_arguments(out_dir, steps, **overrides):
+    """A tiny in-memory run: 3 classes, batch 2, step schedule, silent."""
+    return {**dict(num_classes=3, steps_per_epoch=steps, epochs=1,
+                   out_dir=str(out_dir), width=SMALL_WIDTH, batch_size=2,
+                   schedule="step", bn_examples=0, verbose=0), **overrides}
+
+
+RESUMABLE = dict(checkpoint_every=2)
+
+# Each train() traces and compiles its step (most of its cost on a CPU), so
+# the module-scoped runs below are shared by the tests that only read them;
+# refusals and bad labels fail before any step is compiled.
+
+
+@pytest.fixture(scope="module")
+def diverged_run(tmp_path_factory):
+    """A run whose batch 6 (index 5) is NaN, checkpointing every 2 steps;
+    its labels hold stripes of 255 and `ignore_label` is not given."""
+    out = tmp_path_factory.mktemp("diverged") / "run"
+    rng = np.random.default_rng(1234)
+    with op_determinism(), pytest.raises(TrainingDivergedError) as error:
+        train(train_data=in_memory_batches(rng, 8, nan_at=5, label=255),
+              **train_arguments(out, 8, **RESUMABLE))
+    return str(out), str(error.value)
+
+
+def copy_of_checkpoint(run, tmp_path):
     out = str(tmp_path / "run")
-    with pytest.raises(TrainingDivergedError, match="loss became nan"):
-        train(train_data=in_memory_batches(rng, 8, nan_at=5), num_classes=3,
-              ignore_label=255, steps_per_epoch=8, epochs=1, out_dir=out,
-              width=SMALL_WIDTH, batch_size=2, checkpoint_every=2,
-              schedule="step", verbose=0)
+    shutil.copytree(os.path.join(run, "checkpoint"),
+                    os.path.join(out, "checkpoint"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def resumed_run(diverged_run, tmp_path_factory):
+    """The diverged run resumed (a copy) at learning rate 0.02 with
+    `resume_anyway`, on clean batches still holding 255 stripes."""
+    out = copy_of_checkpoint(diverged_run[0],
+                             tmp_path_factory.mktemp("resumed"))
+    rng = np.random.default_rng(1234)
+    with op_determinism():
+        return train(train_data=in_memory_batches(rng, 8, label=255),
+                     learning_rate=0.02, resume_anyway=True,
+                     **train_arguments(out, 8, **RESUMABLE))
+
+
+@pytest.fixture(scope="module")
+def folded_init(tmp_path_factory):
+    """A saved DeconvNet with Caffe-style folded BN: moving statistics
+    0/1, trained (non-initial) scales."""
+    rng = np.random.default_rng(1234)
+    model = keras_deconvnet_model()
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.gamma.assign(rng.uniform(0.5, 2, layer.gamma.shape))
+    path = str(tmp_path_factory.mktemp("folded") / "converted.keras")
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed_precision_run(folded_init, tmp_path_factory):
+    """Two mixed-precision steps (BN re-estimated over 2 crops), started
+    from the folded-BN model with `allow_folded_batch_norm=True`."""
+    out = tmp_path_factory.mktemp("mixed") / "run"
+    rng = np.random.default_rng(1234)
+    with op_determinism():
+        return train(train_data=in_memory_batches(rng, 2), ignore_label=255,
+                     mixed_precision=True, init=folded_init,
+                     allow_folded_batch_norm=True,
+                     **train_arguments(out, 2, bn_examples=2))
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(diverged_run):
+    out, message = diverged_run
+    assert "loss became nan" in message
     directory = os.path.join(out, "checkpoint")
     # Saved after steps 2 and 4; batch 6 (index 5) diverged first.
     assert checkpoints.read_training_state(directory)["step"] == 4
@@ -60,12 +132,8 @@ def keras_deconvnet_model():
     return DeconvNet(num_classes=3, width=SMALL_WIDTH)
 
 
-def test_mixed_precision_keeps_scores_and_loss_float32(tmp_path, rng):
-    result = train(train_data=in_memory_batches(rng, 2), num_classes=3,
-                   ignore_label=255, steps_per_epoch=2, epochs=1,
-                   out_dir=str(tmp_path / "mixed"), width=SMALL_WIDTH,
-                   batch_size=2, schedule="step", mixed_precision=True,
-                   bn_examples=2, verbose=0)
+def test_mixed_precision_keeps_scores_and_loss_float32(mixed_precision_run):
+    result = mixed_precision_run
     model = result.model
     # float16 (with loss scaling) on a GPU, bfloat16 on a CPU.
     half = "float16" if ON_GPU else "bfloat16"
@@ -77,71 +145,78 @@ def test_mixed_precision_keeps_scores_and_loss_float32(tmp_path, rng):
     # The global policy is restored afterwards.
     assert keras.mixed_precision.global_policy().name == "float32"
     with open(os.path.join(result.out_dir, "training_summary.json")) as f:
-        assert json.load(f)["config"]["precision_policy"] == f"mixed_{half}"
+        summary = json.load(f)
+    assert summary["config"]["precision_policy"] == f"mixed_{half}"
+    assert summary["batch_norm"]["reestimated_over_examples"] == 2
 
 
-def test_mixed_precision_policy_is_restored_after_an_error(tmp_path, rng):
-    with pytest.raises(TrainingDivergedError):
-        train(train_data=in_memory_batches(rng, 4, nan_at=1), num_classes=3,
-              steps_per_epoch=4, epochs=1, out_dir=str(tmp_path / "run"),
-              width=SMALL_WIDTH, batch_size=2, schedule="step",
-              mixed_precision=True, verbose=0)
+def test_mixed_precision_policy_is_restored_after_an_error(tmp_path, rng,
+                                                           monkeypatch):
+    policies = []
+    set_policy = keras.mixed_precision.set_global_policy
+
+    def recording(policy):
+        policies.append(str(getattr(policy, "name", policy)))
+        set_policy(policy)
+
+    monkeypatch.setattr(keras.mixed_precision, "set_global_policy",
+                        recording)
+    # A label out of range fails on the first batch, under the mixed policy.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Labels must"):
+        train(train_data=in_memory_batches(rng, 1, label=7),
+              mixed_precision=True, **train_arguments(tmp_path / "run", 1))
+    half = "float16" if ON_GPU else "bfloat16"
+    assert policies == [f"mixed_{half}", "float32"]
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
-def test_ignore_label_defaults_to_255_and_other_labels_raise(tmp_path, rng):
-    # VOC's 255 is ignored by default, never taken for class C-1.
-    result = train(train_data=in_memory_batches(rng, 1, label=255),
-                   num_classes=3, steps_per_epoch=1, epochs=1,
-                   out_dir=str(tmp_path / "ok"), width=SMALL_WIDTH,
-                   batch_size=2, schedule="step", bn_examples=0, verbose=0)
-    assert result.history[0]["loss"] > 0
+def test_ignore_label_defaults_to_255_and_other_labels_raise(resumed_run,
+                                                             tmp_path, rng):
+    # VOC's 255 is ignored by default, never taken for class C-1: the
+    # shared runs' labels hold 255 and pass no `ignore_label`.
+    result = resumed_run
+    assert result.history[-1]["loss"] > 0
     with open(os.path.join(result.out_dir, "training_summary.json")) as f:
         assert json.load(f)["config"]["ignore_label"] == 255
+    # Found on the first batch, before a model is built.
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"Labels must lie in \[0, 3\)[\s\S]*\[7\]"):
-        train(train_data=in_memory_batches(rng, 1, label=7), num_classes=3,
-              steps_per_epoch=1, epochs=1, out_dir=str(tmp_path / "bad"),
-              width=SMALL_WIDTH, batch_size=2, schedule="step",
-              bn_examples=0, verbose=0)
+        train(train_data=in_memory_batches(rng, 1, label=7),
+              **train_arguments(tmp_path / "bad", 1))
 
 
-def test_caffe_style_folded_batch_norm_init_is_refused(tmp_path, rng):
-    model = keras_deconvnet_model()
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            # Caffe conversion: moving statistics 0/1, folded scales.
-            layer.gamma.assign(rng.uniform(0.5, 2, layer.gamma.shape))
-    path = str(tmp_path / "converted.keras")
-    model.save(path)
-    arguments = dict(train_data=in_memory_batches(rng, 1), num_classes=3,
-                     steps_per_epoch=1, epochs=1, width=SMALL_WIDTH,
-                     batch_size=2, schedule="step", bn_examples=0,
-                     init=path, verbose=0)
+def test_caffe_style_folded_batch_norm_init_is_refused(
+        folded_init, mixed_precision_run, tmp_path, rng):
     with pytest.raises(ValueError, match="allow_folded_batch_norm=True"):
-        train(out_dir=str(tmp_path / "refused"), **arguments)
-    result = train(out_dir=str(tmp_path / "allowed"),
-                   allow_folded_batch_norm=True, **arguments)
+        train(train_data=in_memory_batches(rng, 1), init=folded_init,
+              **train_arguments(tmp_path / "refused", 1))
+    # With the flag, it trains (the mixed-precision run started from it).
+    result = mixed_precision_run
+    with open(os.path.join(result.out_dir, "training_summary.json")) as f:
+        config = json.load(f)["config"]
+    assert (config["init"], config["allow_folded_batch_norm"]) == (
+        folded_init, True)
     assert np.isfinite(result.history[0]["loss"])
 
 
-def test_resume_with_other_settings_is_refused(tmp_path, rng):
-    out = str(tmp_path / "run")
-    arguments = dict(num_classes=3, steps_per_epoch=8, epochs=1, out_dir=out,
-                     width=SMALL_WIDTH, batch_size=2, checkpoint_every=2,
-                     schedule="step", bn_examples=0, verbose=0)
-    with pytest.raises(TrainingDivergedError):
-        train(train_data=in_memory_batches(rng, 8, nan_at=3), **arguments)
+def test_resume_with_other_settings_is_refused(diverged_run, resumed_run,
+                                               tmp_path, rng):
+    out = copy_of_checkpoint(diverged_run[0], tmp_path)
     with open(os.path.join(out, "checkpoint", "run_config.json")) as f:
         assert json.load(f)["learning_rate"] == 0.01
     with pytest.raises(ValueError, match=r"learning_rate: checkpoint 0\.01, "
                        r"now 0\.02.*--resume-anyway"):
-        train(train_data=in_memory_batches(rng, 8), learning_rate=0.02,
-              **arguments)
-    result = train(train_data=in_memory_batches(rng, 8), learning_rate=0.02,
-                   resume_anyway=True, **arguments)
-    assert result.resumed_from["step"] == 2
+        train(train_data=in_memory_batches(rng, 8, label=255),
+              learning_rate=0.02, **train_arguments(out, 8, **RESUMABLE))
+    # Refused before anything was written: the checkpoint is as it was.
+    assert checkpoints.read_training_state(
+        os.path.join(out, "checkpoint"))["step"] == 4
+    # With `resume_anyway` (a copy of the same checkpoint), it goes on
+    # from step 4 to 8 at the new rate.
+    result = resumed_run
+    assert result.resumed_from["step"] == 4
     assert result.history[-1]["iterations"] == 8
+    assert result.history[-1]["learning_rate"] == pytest.approx(0.02)
 
 
 def test_argument_errors(tmp_path):

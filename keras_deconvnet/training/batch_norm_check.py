@@ -11,6 +11,7 @@ import numpy as np
 
 import keras
 
+from keras_deconvnet.inference.forward import compiled_forward
 from keras_deconvnet.training.batch_norm_statistics import (
     reestimate_batch_norm_statistics,
 )
@@ -33,10 +34,12 @@ def default_bn_examples(trained_examples):
     return int(min(max(trained_examples, MIN_BN_EXAMPLES), PAPER_BN_EXAMPLES))
 
 
-def _accuracies(model, batches, num_classes, ignore_label):
+def _accuracies(model, forwards, batches, num_classes, ignore_label):
     """mIoU and pixel accuracy with batch and with moving statistics.
 
-    `batches` is iterated once, a batch at a time (never held in memory).
+    `forwards` maps `training` (True, False) to a compiled forward pass of
+    `model`. `batches` is iterated once, a batch at a time (never held in
+    memory).
     """
     from keras_deconvnet.metrics import ConfusionMatrix
 
@@ -47,7 +50,7 @@ def _accuracies(model, batches, num_classes, ignore_label):
     for images, labels in batches:
         for key, training in (("batch_statistics", True),
                               ("moving_statistics", False)):
-            scores = model(images, training=training)
+            scores = forwards[training](images)
             predictions = keras.ops.convert_to_numpy(
                 keras.ops.argmax(scores, axis=-1))
             matrices[key].update(np.asarray(labels), predictions)
@@ -57,13 +60,15 @@ def _accuracies(model, batches, num_classes, ignore_label):
             for key, matrix in matrices.items()}
 
 
-def finish_batch_norm(setup, bn_examples, verbose):
+def finish_batch_norm(setup, bn_examples, verbose, forwards=None):
     """Re-estimates BN statistics; returns accuracies before and after.
 
     Batch-statistics accuracy is what the network does when each batch
     normalises itself; moving-statistics accuracy is inference mode. They
     should agree after re-estimation. `bn_examples=None` picks
-    `default_bn_examples` of the crops the run trained on.
+    `default_bn_examples` of the crops the run trained on. `forwards`:
+    compiled forward passes by `training` flag to reuse (the validation
+    callback's, already traced on the validation batches checked here).
     """
     if bn_examples is None:
         bn_examples = default_bn_examples(
@@ -80,9 +85,14 @@ def finish_batch_norm(setup, bn_examples, verbose):
     # A fresh pass over the same first batches each time (the datasets
     # are seeded), streamed rather than kept: VOC val at batch 64 would
     # take about 1 GB.
+    # Compiled once for both measurements: eager calls op by op were
+    # slower (seconds a batch in mixed precision on a CPU).
+    forwards = {training: (forwards or {}).get(training)
+                or compiled_forward(model, training)
+                for training in (True, False)}
     measure = lambda: _accuracies(  # noqa: E731
-        model, check_data.take(check_batches), config["num_classes"],
-        config["ignore_label"])
+        model, forwards, check_data.take(check_batches),
+        config["num_classes"], config["ignore_label"])
     before = measure()
     num_batches = max(1, math.ceil(bn_examples / setup.batch_size))
     used = reestimate_batch_norm_statistics(

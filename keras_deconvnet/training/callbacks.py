@@ -142,12 +142,16 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
         if inference:
             self.modes[self.INFERENCE_LOG_NAME] = False
         self._predict = None
+        # `training` -> compiled forward pass, once the first epoch ended.
+        self.forwards = {}
 
     def _predict_function(self):
         from keras_deconvnet.inference.forward import compiled_forward
 
-        forwards = {training: compiled_forward(self.model, training)
-                    for training in self.modes.values()}
+        # Kept: the BN check after training reuses these traces.
+        self.forwards = {training: compiled_forward(self.model, training)
+                         for training in self.modes.values()}
+        forwards = self.forwards
 
         def predict(images, training):
             return keras.ops.argmax(forwards[training](images), axis=-1)

@@ -196,6 +196,13 @@ def _in_memory(a):
         None if batches is None else
         checked_label_batches(batches, a["num_classes"], ignore_label)
         for batches in (a["train_data"], a["validation_data"]))
+    if hasattr(train_data, "take"):
+        # The first batch now, before the model is built and its step
+        # compiled: a wrong `num_classes` or `ignore_label` fails in a
+        # second, not after the compilation (later batches are checked as
+        # they stream).
+        for _ in train_data.take(1):
+            pass
     return dict(train_data=train_data, validation_data=validation_data,
                 validation_steps=a["validation_steps"],
                 steps=a["steps_per_epoch"], bn_data=train_data,

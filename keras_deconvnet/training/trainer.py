@@ -201,7 +201,8 @@ def train(
             without on TensorFlow, and its steps were no faster).
         train_data: instead of `dataset`, a `tf.data.Dataset` of
             `(images, labels)` batches (repeating; needs `num_classes`,
-            `steps_per_epoch`).
+            `steps_per_epoch`). The labels of its first batch are checked
+            before the model is built, the others as they stream.
         validation_data: with `train_data`: optional validation batches.
         resume_anyway: resume a checkpoint written with other settings.
         allow_folded_batch_norm: train from an `init` whose BN is folded
@@ -273,13 +274,15 @@ def _train(arguments):
     )
     # StopOnNaN first: it raises before the checkpoint can save bad weights.
     callbacks = [StopOnNaN(checkpoint_dir)]
+    validation = None
     if setup.validation_data is not None:
         # Before the callbacks that read its log entries.
-        callbacks.append(BatchStatisticsValidation(
+        validation = BatchStatisticsValidation(
             setup.validation_data, setup.validation_steps,
             setup.config["num_classes"], setup.config["ignore_label"],
             batch_statistics=setup.batch_norm, inference=True,
-        ))
+        )
+        callbacks.append(validation)
     if plateau is not None:
         callbacks.append(plateau)  # before the checkpoint saves its counters
     callbacks += [checkpoint, history]
@@ -326,7 +329,8 @@ def _train(arguments):
         )
 
     batch_norm = batch_norm_check.finish_batch_norm(
-        setup, arguments["bn_examples"] if setup.batch_norm else 0, verbose
+        setup, arguments["bn_examples"] if setup.batch_norm else 0, verbose,
+        forwards=None if validation is None else validation.forwards,
     )
     if setup.is_chief:
         # "auto": XLA (un)pooling in Keras' predict/fit of the loaded
