@@ -1,15 +1,12 @@
 """OUT/plots/curves.png and the inference-mode validation mIoU."""
 
-import json
 import os
 import struct
 
-import numpy as np
 import pytest
 
 import keras
 
-from tests.conftest import SMALL_WIDTH
 from keras_deconvnet.training import curves
 from keras_deconvnet.training.callbacks import BatchStatisticsValidation
 from keras_deconvnet.training.callbacks import HistoryWriter
@@ -81,29 +78,5 @@ def test_inference_miou_on_the_same_batches(rng):
     assert expected[False].mean_iou() != expected[True].mean_iou()
 
 
-@pytest.mark.slow
-def test_two_epoch_run_writes_curves_of_its_history(tmp_path):
-    pytest.importorskip("matplotlib")
-    pytest.importorskip("tensorflow")
-    from keras_deconvnet.data import write_synthetic_voc
-    from keras_deconvnet.training.trainer import train
-
-    data_dir = str(tmp_path / "synthetic")
-    write_synthetic_voc(data_dir, num_train=4, num_val=2,
-                        image_size=(128, 128), seed=0)
-    out = str(tmp_path / "run")
-    train(dataset="synthetic", data_dir=data_dir, out_dir=out,
-          crops="whole", width=SMALL_WIDTH, epochs=2, steps_per_epoch=2,
-          batch_size=2, schedule="poly", validation_steps=1, bn_examples=0,
-          verbose=0)
-    path = os.path.join(out, "plots", "curves.png")
-    assert png_size(path) == (1500, 450)
-    assert os.path.getsize(path) > 20_000
-    with open(os.path.join(out, "history.json")) as file:
-        epochs = json.load(file)["epochs"]
-    assert [e["epoch"] for e in epochs] == [1, 2]
-    for entry in epochs:
-        for key in ("loss", "val_loss", "mean_iou",
-                    "val_miou_batch_statistics", "val_miou_inference",
-                    "learning_rate"):
-            assert np.isfinite(entry[key]), key
+# A real run's curves.png and logged figures are checked in
+# tests/test_training_trainer.py::test_synthetic_loss_falls_and_miou_beats_chance.

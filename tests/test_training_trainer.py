@@ -4,6 +4,7 @@ mixed precision, learning on the synthetic data."""
 import json
 import os
 import shutil
+import struct
 
 import numpy as np
 import pytest
@@ -295,3 +296,17 @@ def test_synthetic_loss_falls_and_miou_beats_chance(tmp_path):
     assert batch_norm["pixel_accuracy_inference_after"] >= (
         batch_norm["pixel_accuracy_batch_statistics"] - 0.05), figures
     assert os.path.isfile(result.model_path)
+    # The run's learning curves (training/curves.py; the plotting itself
+    # is tested in tests/test_training_curves.py): every logged figure
+    # finite, the picture written at each epoch end.
+    for entry in result.history:
+        for key in ("loss", "val_loss", "mean_iou",
+                    "val_miou_batch_statistics", "val_miou_inference",
+                    "learning_rate"):
+            assert np.isfinite(entry[key]), (key, figures)
+    assert [e["epoch"] for e in result.history] == [1, 2, 3], figures
+    curves_png = os.path.join(result.out_dir, "plots", "curves.png")
+    with open(curves_png, "rb") as file:
+        header = file.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", curves_png
+    assert struct.unpack(">II", header[16:24]) == (1500, 450)
