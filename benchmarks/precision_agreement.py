@@ -85,7 +85,12 @@ def compare(model, examples, mode, limit=None, **segmenter_options):
             "class_iou": dict(zip(info["class_names"], summary["per_class_iou"])),
             "seconds_per_image": seconds[precision] / max(count - 1, 1),
         }
-    return {"mode": mode, "num_images": count,
+    used = segmenters["float32"]
+    settings = dict(segmenter_options)
+    if mode == "tiles":  # as given, else the model's own
+        settings.update(tile_scale=list(used.tile_scale),
+                        tile_overlap=used.tile_overlap)
+    return {"mode": mode, "num_images": count, "segmenter_options": settings,
             "argmax_agreement": same / max(total, 1), **results}
 
 
@@ -101,14 +106,10 @@ def main(argv=None):
     source = data.load_source(args.dataset, args.data_dir, args.split,
                               num_classes=info["num_classes"],
                               ignore_label=info["ignore_label"])
-    options = {}
-    if args.mode == "tiles":
-        options = {key: info[key] for key in ("tile_scale", "tile_overlap")
-                   if info.get(key) is not None}
     result = compare(model, data.evaluation_examples(source), args.mode,
-                     limit=args.limit or len(source), **options)
+                     limit=args.limit or len(source))
     result.update(model=os.path.basename(args.model), split=args.split,
-                  segmenter_options=options, cpu_bf16=cpu_bf16_support(),
+                  cpu_bf16=cpu_bf16_support(),
                   machine=machine_info())
     for precision in PRECISIONS:
         row = result[precision]

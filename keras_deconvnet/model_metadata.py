@@ -120,6 +120,32 @@ def metadata(model):
     return result
 
 
+def check_tile_settings(tile_scale=None, tile_overlap=None):
+    """Raises `ValueError` for tiled-inference settings a model cannot keep.
+
+    `tile_scale` is a scale or a list of scales in (0, 4], `tile_overlap`
+    a fraction in [0, 1); `None` leaves a setting unset.
+    """
+    if tile_scale is not None and (
+        isinstance(tile_scale, (str, bool)) or not np.ndim(tile_scale) <= 1
+        or not all(isinstance(v, (int, float)) and 0 < v <= 4
+                   for v in np.atleast_1d(tile_scale).tolist())
+    ):
+        raise ValueError(
+            "`tile_scale` must be a scale or a list of scales in (0, 4]. "
+            f"Received: tile_scale={tile_scale!r}"
+        )
+    if tile_overlap is not None and (
+        isinstance(tile_overlap, bool)
+        or not isinstance(tile_overlap, (int, float))
+        or not 0 <= tile_overlap < 1
+    ):
+        raise ValueError(
+            "`tile_overlap` must be a fraction in [0, 1). "
+            f"Received: tile_overlap={tile_overlap!r}"
+        )
+
+
 def _check_fields(model, fields):
     unknown = sorted(set(fields) - set(SETTABLE_FIELDS))
     if unknown:
@@ -156,25 +182,7 @@ def _check_fields(model, fields):
             f"`ignore_label` must be None or an int outside [0, {num_classes})."
             f" Received: ignore_label={ignore!r}"
         )
-    scales = fields.get("tile_scale")
-    if scales is not None and (
-        isinstance(scales, (str, bool)) or not np.ndim(scales) <= 1
-        or not all(isinstance(v, (int, float)) and 0 < v <= 4
-                   for v in np.atleast_1d(scales).tolist())
-    ):
-        raise ValueError(
-            "`tile_scale` must be a scale or a list of scales in (0, 4]. "
-            f"Received: tile_scale={scales!r}"
-        )
-    overlap = fields.get("tile_overlap")
-    if overlap is not None and (
-        isinstance(overlap, bool) or not isinstance(overlap, (int, float))
-        or not 0 <= overlap < 1
-    ):
-        raise ValueError(
-            "`tile_overlap` must be a fraction in [0, 1). "
-            f"Received: tile_overlap={overlap!r}"
-        )
+    check_tile_settings(fields.get("tile_scale"), fields.get("tile_overlap"))
     if fields.get("source", "unknown") not in SOURCES:
         raise ValueError(
             f"`source` must be one of {SOURCES}. "
@@ -264,10 +272,15 @@ def training_metadata(config):
     except (OSError, ValueError) as error:
         # Called after training: a bad name list must not lose the run.
         warnings.warn(f"Saving without class names: {error}", stacklevel=2)
-    return {
+    fields = {
         "source": "training",
         "dataset": config.get("dataset"),
         "class_names": names,
         "ignore_label": config.get("ignore_label"),
         "training": config,
     }
+    # Tiled-inference settings chosen for the recipe (`train(tile_scale=)`).
+    for key in ("tile_scale", "tile_overlap"):
+        if config.get(key) is not None:
+            fields[key] = config[key]
+    return fields

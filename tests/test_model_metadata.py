@@ -178,6 +178,11 @@ def test_training_metadata_names_and_config(tmp_path):
     assert fields["class_names"][15] == "person"
     assert fields["training"]["width"] == 1.0
     assert fields["source"] == "training"
+    assert "tile_scale" not in fields  # unset: Segmenter's defaults apply
+    fields = training_metadata({"dataset": "synthetic", "num_classes": 21,
+                                "tile_scale": [0.5, 0.75],
+                                "tile_overlap": 0.5})
+    assert (fields["tile_scale"], fields["tile_overlap"]) == ([0.5, 0.75], 0.5)
     # A bad explicit list cannot lose a finished run: a warning instead.
     with pytest.warns(UserWarning, match="without class names"):
         fields = training_metadata({"dataset": "folder", "num_classes": 2,

@@ -9,6 +9,7 @@ import keras  # noqa: E402
 
 from keras_deconvnet.inference import Segmenter  # noqa: E402
 from keras_deconvnet.inference import tile_boxes  # noqa: E402
+from keras_deconvnet.inference import tiles  # noqa: E402
 
 
 def softmax(x):
@@ -99,6 +100,23 @@ def test_segmenter_rejects_bad_tile_settings():
         Segmenter(model, mode="tiles", tile_overlap=1.5)
     with pytest.raises(ValueError, match="tile_scale"):
         Segmenter(model, mode="tiles", tile_scale=[0.5, 0])
+
+
+def test_segmenter_takes_the_models_tile_settings_unless_given():
+    import keras_deconvnet
+
+    plain = pointwise_model(32)
+    segmenter = Segmenter(plain, mode="tiles")
+    assert (segmenter.tile_scale, segmenter.tile_overlap) == (
+        (tiles.DEFAULT_TILE_SCALE,), tiles.DEFAULT_TILE_OVERLAP)
+    model = keras_deconvnet.set_metadata(pointwise_model(32),
+                                         tile_scale=[0.5, 0.75],
+                                         tile_overlap=0.5)
+    segmenter = Segmenter(model, mode="tiles")
+    assert (segmenter.tile_scale, segmenter.tile_overlap) == ((0.5, 0.75), 0.5)
+    # An overlap of 0 given is kept, not mistaken for "not given".
+    segmenter = Segmenter(model, mode="tiles", tile_scale=1.0, tile_overlap=0)
+    assert (segmenter.tile_scale, segmenter.tile_overlap) == ((1.0,), 0.0)
 
 
 def pointwise_model(size, num_classes=4, seed=3):

@@ -48,8 +48,9 @@ def test_shipped_configs_parse_into_their_values():
         ["--config", os.path.join(ROOT, "training", "configs",
                                   "camvid_deconvnet.yaml")])
     assert (camvid.crops, camvid.scale_range, camvid.num_classes,
-            camvid.ignore_label, camvid.class_weighting) == (
-        "random", [0.5, 1.0], 11, 11, True)
+            camvid.ignore_label, camvid.class_weighting, camvid.tile_scale,
+            camvid.tile_overlap) == (
+        "random", [0.5, 1.0], 11, 11, True, [0.5, 0.75], 0.5)
     stage1 = train_script.parse_args(
         ["--config", os.path.join(ROOT, "training", "configs",
                                   "voc_stage1.yaml")])
@@ -78,6 +79,12 @@ def test_json_config(tmp_path):
         {"crops": "random", "lr": 0.001, "optimizer": "adam"}))
     args = train_script.parse_args(["--config", path])
     assert (args.crops, args.lr, args.optimizer) == ("random", 0.001, "adam")
+    # A flag of one or more values takes a list, or one value as the
+    # command line does (`--tile-scale 0.75`).
+    for value, expected in ((0.75, [0.75]), ([0.5, 1], [0.5, 1.0])):
+        path = write(tmp_path, "tiles.json", json.dumps({"tile_scale": value}))
+        assert train_script.parse_args(
+            ["--config", path]).tile_scale == expected
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -90,6 +97,8 @@ def test_json_config(tmp_path):
     ("scale_range: [0.5, big]\n", "`scale_range`"),
     ("class_weighting: 1\n", "must be true or false"),
     ("lr: [0.1]\n", "must be a single number"),
+    ("tile_scale: []\n", "must be a value or a non-empty list"),
+    ("tile_scale: [0.5, [1]]\n", "must be a single number"),
     ("config: other.yaml\n", "unknown key `config`"),
     ("batch_size: [8\n", "Could not read the config file"),
 ])

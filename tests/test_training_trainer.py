@@ -13,6 +13,7 @@ import keras
 
 from tests.conftest import SMALL_WIDTH
 from tests.conftest import op_determinism
+import keras_deconvnet
 from keras_deconvnet.training import checkpoints
 from keras_deconvnet.training.callbacks import TrainingDivergedError
 from keras_deconvnet.training.trainer import default_out_dir
@@ -77,13 +78,15 @@ def copy_of_checkpoint(run, tmp_path):
 @pytest.fixture(scope="module")
 def resumed_run(diverged_run, tmp_path_factory):
     """The diverged run resumed (a copy) at learning rate 0.02 with
-    `resume_anyway`, on clean batches still holding 255 stripes."""
+    `resume_anyway`, on clean batches still holding 255 stripes, with
+    tile settings to store in the model."""
     out = copy_of_checkpoint(diverged_run[0],
                              tmp_path_factory.mktemp("resumed"))
     rng = np.random.default_rng(1234)
     with op_determinism():
         return train(train_data=in_memory_batches(rng, 8, label=255),
                      learning_rate=0.02, resume_anyway=True,
+                     tile_scale=[0.5, 0.75], tile_overlap=0.5,
                      **train_arguments(out, 8, **RESUMABLE))
 
 
@@ -206,9 +209,12 @@ def test_resume_with_other_settings_is_refused(diverged_run, resumed_run,
     with open(os.path.join(out, "checkpoint", "run_config.json")) as f:
         assert json.load(f)["learning_rate"] == 0.01
     with pytest.raises(ValueError, match=r"learning_rate: checkpoint 0\.01, "
-                       r"now 0\.02.*--resume-anyway"):
+                       r"now 0\.02.*--resume-anyway") as refusal:
         train(train_data=in_memory_batches(rng, 8, label=255),
-              learning_rate=0.02, **train_arguments(out, 8, **RESUMABLE))
+              learning_rate=0.02, tile_scale=0.75,
+              **train_arguments(out, 8, **RESUMABLE))
+    # Tile settings only go into the saved model: never a reason to refuse.
+    assert "tile" not in str(refusal.value)
     # Refused before anything was written: the checkpoint is as it was.
     assert checkpoints.read_training_state(
         os.path.join(out, "checkpoint"))["step"] == 4
@@ -218,6 +224,9 @@ def test_resume_with_other_settings_is_refused(diverged_run, resumed_run,
     assert result.resumed_from["step"] == 4
     assert result.history[-1]["iterations"] == 8
     assert result.history[-1]["learning_rate"] == pytest.approx(0.02)
+    # The resumed run's tile settings are in the model it saved.
+    stored = keras_deconvnet.metadata(keras_deconvnet.load(result.model_path))
+    assert (stored["tile_scale"], stored["tile_overlap"]) == ([0.5, 0.75], 0.5)
 
 
 def test_argument_errors(tmp_path):
@@ -227,6 +236,12 @@ def test_argument_errors(tmp_path):
         train(strategy="tpu", dataset="synthetic", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="input_size"):
         train(input_size=100, dataset="synthetic", data_dir=str(tmp_path))
+    # Refused before training, not when the finished model is saved.
+    with pytest.raises(ValueError, match="tile_scale"):
+        train(tile_scale=[0.5, 0], dataset="synthetic",
+              data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="tile_overlap"):
+        train(tile_overlap=1.0, dataset="synthetic", data_dir=str(tmp_path))
 
 
 def test_default_out_dir_resumes_the_newest_unfinished_run(tmp_path):

@@ -84,6 +84,12 @@ def _flag_value(action, value):
         if not isinstance(value, list) or len(value) != action.nargs:
             raise TypeError(f"must be a list of {action.nargs} values")
         return [_scalar_value(action, item) for item in value]
+    if action.nargs in ("+", "*"):
+        # One value or a list, as `--tile-scale 0.75` or `--tile-scale 0.5 1`.
+        items = value if isinstance(value, list) else [value]
+        if action.nargs == "+" and not items:
+            raise TypeError("must be a value or a non-empty list")
+        return [_scalar_value(action, item) for item in items]
     return _scalar_value(action, value)
 
 

@@ -131,8 +131,9 @@ def model_settings(model, names):
     return {name: found[name] for name in names if found.get(name) is not None}
 
 
-def segmenter_options(args, model):
-    """`Segmenter` options from the flags (tiles: else from the model)."""
+def segmenter_options(args):
+    """`Segmenter` options from the flags (`Segmenter` takes the tile
+    settings not given from the model's metadata)."""
     options = {"ensemble": args.ensemble}
     if args.precision:
         options["precision"] = args.precision
@@ -142,7 +143,6 @@ def segmenter_options(args, model):
         options.update(num_proposals=args.num_proposals,
                        edge_model=args.edge_model)
     if args.mode == "tiles":
-        options.update(model_settings(model, ("tile_scale", "tile_overlap")))
         if args.tile_scale:
             options["tile_scale"] = args.tile_scale
         if args.tile_overlap is not None:
@@ -219,7 +219,7 @@ def main(argv=None):
             model, examples, source.num_classes, source.ignore_label,
             mode=args.mode, batch_size=args.batch_size, num_examples=count,
             progress=not args.quiet, fcn=fcn,
-            **segmenter_options(args, model),
+            **segmenter_options(args),
         )
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -151,6 +151,17 @@ def build_parser(prog=None):
                         "the crops trained on, at least 512, at most the "
                         "paper's 14000)")
 
+    stored = parser.add_argument_group(
+        "inference settings saved with the model (no effect on training)")
+    stored.add_argument("--tile-scale", type=float, nargs="+",
+                        metavar="SCALE",
+                        help="the scale(s) of tiled inference that suit the "
+                        "model (evaluate.py --mode tiles and Segmenter use "
+                        "them when not given)")
+    stored.add_argument("--tile-overlap", type=float,
+                        help="the overlap fraction of tiled inference that "
+                        "suits the model")
+
     run = parser.add_argument_group("run")
     run.add_argument("--config", metavar="FILE",
                      help="YAML or JSON file of flag values (keys: flag "
@@ -236,6 +247,7 @@ def main(argv=None):
             class_names=args.class_names,
             margin=args.margin, iou_threshold=args.iou_threshold,
             class_weighting=args.class_weighting,
+            tile_scale=args.tile_scale, tile_overlap=args.tile_overlap,
             checkpoint_every=args.checkpoint_every,
             validation_steps=args.validation_steps,
             bn_examples=args.bn_examples,

@@ -18,6 +18,7 @@ from keras_deconvnet.inference.ensemble import ensemble_scores
 from keras_deconvnet.inference.ensemble import to_probabilities
 from keras_deconvnet.inference.forward import compiled_forward
 from keras_deconvnet.inference.forward import with_precision
+from keras_deconvnet.model_metadata import stored_metadata
 
 MODES = ("proposals", "whole", "tiles")
 # Overlapping tiles average probabilities (see `aggregate`); proposals
@@ -69,7 +70,10 @@ class Segmenter:
         edge_model: optional structured edge model file for EdgeBoxes.
         crf_options: keyword arguments for `dense_crf`.
         tile_scale: tiles: one scale or several (see `tiles.tile_boxes`).
+            `None`: the model's own (`keras_deconvnet.metadata(model)`,
+            set by training with `tile_scale`), else 1.0.
         tile_overlap: tiles: overlap fraction of neighbouring windows.
+            `None`: the model's own, else 0.25.
         precision: `"float32"` or `"bfloat16"`: the network (not the
             FCN) runs a bfloat16 twin with the same weights
             (`forward.with_precision`), about 2x faster on CPUs with AMX
@@ -96,8 +100,8 @@ class Segmenter:
         max_candidates=2000,
         edge_model=None,
         crf_options=None,
-        tile_scale=tiles.DEFAULT_TILE_SCALE,
-        tile_overlap=tiles.DEFAULT_TILE_OVERLAP,
+        tile_scale=None,
+        tile_overlap=None,
         precision="float32",
     ):
         if mode not in MODES:
@@ -136,6 +140,14 @@ class Segmenter:
         self.max_candidates = max_candidates
         self.edge_model = edge_model
         self.crf_options = dict(crf_options or {})
+        stored = stored_metadata(model)
+        # The settings the model was trained to be tiled with, unless told.
+        if tile_scale is None:
+            tile_scale = stored.get("tile_scale") or tiles.DEFAULT_TILE_SCALE
+        if tile_overlap is None:
+            tile_overlap = stored.get("tile_overlap")
+            if tile_overlap is None:
+                tile_overlap = tiles.DEFAULT_TILE_OVERLAP
         self.tile_scale = tiles.check_tile_scales(tile_scale)
         self.tile_overlap = tiles.check_tile_overlap(tile_overlap)
         self.crop_size = model_input_size(model)

@@ -22,9 +22,12 @@ CHECKPOINT_DIR = "checkpoint"
 WEIGHTS_FILE = "latest.weights.h5"
 STATE_FILE = "training_state.json"
 CONFIG_FILE = "run_config.json"
-# Settings that do not change what a run computes, or name its folder.
+# Settings that do not change what a run computes, or name its folder: a
+# resumed run may change them (the tile settings only go into the saved
+# model's metadata).
 UNCOMPARED_SETTINGS = ("verbose", "checkpoint_every", "out_dir",
-                       "resume_anyway", "allow_folded_batch_norm")
+                       "resume_anyway", "allow_folded_batch_norm",
+                       "tile_scale", "tile_overlap")
 
 
 def run_name(arguments):

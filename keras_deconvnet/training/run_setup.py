@@ -13,6 +13,7 @@ import numpy as np
 import keras
 
 from keras_deconvnet.data.augmentation import check_scale_range
+from keras_deconvnet.model_metadata import check_tile_settings
 from keras_deconvnet.training import backends
 from keras_deconvnet.training import strategies
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
@@ -89,6 +90,8 @@ def validate(arguments):
                f"`{name}` must be an int >= 1 or None. "
                f"Received: {name}={a[name]}")
     a["scale_range"] = check_scale_range(a["scale_range"])
+    # Stored in the model at the end: refused now, not after training.
+    check_tile_settings(a["tile_scale"], a["tile_overlap"])
     _check(a["learning_rate"] > 0,
            f"`learning_rate` must be > 0. "
            f"Received: learning_rate={a['learning_rate']}")

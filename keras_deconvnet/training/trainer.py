@@ -91,6 +91,8 @@ def train(
     margin=0.1,
     iou_threshold=0.5,
     class_weighting=False,
+    tile_scale=None,
+    tile_overlap=None,
     checkpoint_every=100,
     validation_steps=None,
     bn_examples=None,
@@ -187,6 +189,11 @@ def train(
         margin: box growth per side for stage crops.
         iou_threshold: stage-2 proposal/instance overlap.
         class_weighting: weight the loss by median frequency balancing.
+        tile_scale: the tiled-inference scale(s) that suit the trained
+            model, stored in its metadata: `Segmenter(mode="tiles")` and
+            `evaluate.py --mode tiles` use them when not given. No effect
+            on training (a resumed run may change them).
+        tile_overlap: the tiled-inference overlap stored likewise.
         checkpoint_every: steps between checkpoints (at most this many
             are lost when the run is killed).
         validation_steps: validation batches per epoch (default: the
