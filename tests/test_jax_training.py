@@ -8,16 +8,15 @@ this module share one compilation cache (`tests/jax_subprocess.py`).
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from tests.jax_subprocess import ROOT
 from tests.jax_subprocess import jax_environment
+from tests.killed_run import kill_at_first_checkpoint
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("jax") is None
@@ -204,22 +203,7 @@ def test_jax_sigkill_then_same_command_resumes_data_parallel_mixed_plateau(
     state_path = os.path.join(out, "checkpoint", "training_state.json")
     process = start_run("jax", cache_dir, synthetic_dir, "-", out, *settings,
                         **devices)
-    deadline = time.time() + 900
-    try:
-        while (time.time() < deadline and process.poll() is None
-               and not os.path.isfile(state_path)):
-            time.sleep(0.05)
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert os.path.isfile(state_path), "no checkpoint in time"
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == -signal.SIGKILL
-    with open(state_path) as file:
-        killed_at = json.load(file)
-    assert killed_at["iterations"] > 0
+    killed_at = kill_at_first_checkpoint(process, state_path, timeout=900)
     assert not os.path.exists(os.path.join(out, "deconvnet.keras"))
 
     result, stdout = finish(start_run("jax", cache_dir, synthetic_dir, "-",

@@ -2,12 +2,12 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tests.killed_run import kill_at_first_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPOCHS, STEPS = 2, 12
@@ -41,24 +41,7 @@ def test_sigkill_then_same_command_resumes(synthetic_dir, tmp_path):
     state_path = os.path.join(out, "checkpoint", "training_state.json")
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 240
-    try:
-        # Kill as soon as a checkpoint inside the first epoch exists.
-        while time.time() < deadline and process.poll() is None:
-            if os.path.isfile(state_path):
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        assert os.path.isfile(state_path), "no checkpoint within 240 s"
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == -signal.SIGKILL
-    with open(state_path) as file:
-        killed_at = json.load(file)
-    assert killed_at["iterations"] > 0
+    killed_at = kill_at_first_checkpoint(process, state_path, timeout=240)
     assert not os.path.exists(os.path.join(out, "deconvnet.keras"))
 
     rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
