@@ -23,6 +23,7 @@ def batches(rng, count=2, num_classes=3):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("deterministic_ops")
 def test_trained_names_reach_load_export_and_the_client(tmp_path, rng,
                                                         monkeypatch):
     pytest.importorskip("tensorflow_serving")
@@ -31,7 +32,6 @@ def test_trained_names_reach_load_export_and_the_client(tmp_path, rng,
     from keras_deconvnet.training.trainer import train
     from tests.prediction_service_server import PredictionServiceServer
 
-    tf.config.experimental.enable_op_determinism()
     models = tmp_path / "saved_models"
     monkeypatch.setenv("KERAS_DECONVNET_MODELS", str(models))
     result = train(train_data=batches(rng), num_classes=3, ignore_label=255,

