@@ -71,29 +71,3 @@ requires_tensorflow = pytest.mark.skipif(
     reason="needs the TensorFlow backend",
 )
 
-
-# The longest test files, longest first (seconds of one file on one xdist
-# worker of this 2-core CPU, `pytest --durations`). `make test` runs files
-# whole on two workers (`--dist loadfile`) in collection order: started
-# last, one of these would keep a worker busy while the other sits idle,
-# so they start first and the many short files fill in around them.
-# Measured on a 2-core AVX2 EPYC, 2026-12-02 (`--junitxml`, summed per file).
-LONGEST_FILES = {
-    "test_jax_training.py": 587,
-    "test_demo_command.py": 316,
-    "test_training_resume.py": 292,
-    "test_training_trainer.py": 286,
-    "test_distributed.py": 198,
-    "test_train_script.py": 126,
-    "test_jax_backend.py": 119,
-    "test_training_recipe_options.py": 106,
-    "test_weights.py": 96,
-}
-
-
-def pytest_collection_modifyitems(items):
-    """Longest files first; the rest keep their alphabetical order."""
-    def cost(item):
-        return -LONGEST_FILES.get(os.path.basename(str(item.path)), 0)
-
-    items.sort(key=cost)  # stable: tests keep their order inside a file

@@ -140,14 +140,14 @@ class Segmenter:
         self.max_candidates = max_candidates
         self.edge_model = edge_model
         self.crf_options = dict(crf_options or {})
+        # The settings the model was trained to be tiled with, unless told
+        # (metadata never holds None: unsetting a field removes it).
         stored = stored_metadata(model)
-        # The settings the model was trained to be tiled with, unless told.
         if tile_scale is None:
-            tile_scale = stored.get("tile_scale") or tiles.DEFAULT_TILE_SCALE
+            tile_scale = stored.get("tile_scale", tiles.DEFAULT_TILE_SCALE)
         if tile_overlap is None:
-            tile_overlap = stored.get("tile_overlap")
-            if tile_overlap is None:
-                tile_overlap = tiles.DEFAULT_TILE_OVERLAP
+            tile_overlap = stored.get("tile_overlap",
+                                      tiles.DEFAULT_TILE_OVERLAP)
         self.tile_scale = tiles.check_tile_scales(tile_scale)
         self.tile_overlap = tiles.check_tile_overlap(tile_overlap)
         self.crop_size = model_input_size(model)
