@@ -72,6 +72,13 @@ def test_command_line_overrides_the_file(tmp_path):
         "1.5", "--no-class-weighting"])
     assert (args.batch_size, args.scale_range, args.class_weighting) == (
         4, [0.75, 1.5], False)
+    path = write(tmp_path, "soft.yaml",
+                 "class_weighting: true\nclass_weight_power: 0.5\n")
+    args = train_script.parse_args(["--config", path])
+    assert (args.class_weighting, args.class_weight_power) == (True, 0.5)
+    args = train_script.parse_args(["--config", path,
+                                    "--class-weight-power", "1"])
+    assert args.class_weight_power == 1.0
 
 
 def test_json_config(tmp_path):

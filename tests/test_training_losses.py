@@ -88,6 +88,12 @@ def test_median_frequency_weights_hand_computed():
     # freq = [9/12, 2/8, 1/4]; median 0.25; class 3 absent -> 0.
     weights = median_frequency_weights([image_a, image_b], 4, 9)
     np.testing.assert_allclose(weights, [0.25 / 0.75, 1.0, 1.0, 0.0])
+    # The softer square root: the spread of 3x becomes sqrt(3)x.
+    weights = median_frequency_weights([image_a, image_b], 4, 9, power=0.5)
+    np.testing.assert_allclose(weights, [(1 / 3) ** 0.5, 1.0, 1.0, 0.0])
+    for power in (0, -1, "0.5", 5):
+        with pytest.raises(ValueError, match="power"):
+            median_frequency_weights([image_a], 4, 9, power=power)
 
 
 def test_median_frequency_rejects_out_of_range_labels():

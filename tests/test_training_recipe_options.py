@@ -9,6 +9,7 @@ import pytest
 import keras
 
 from tests.conftest import SMALL_WIDTH
+from keras_deconvnet.training.losses import median_frequency_weights
 from keras_deconvnet.training.optimizers import CaffeSGD
 from keras_deconvnet.training.optimizers import KernelDecayAdamW
 from keras_deconvnet.training.optimizers import training_optimizer
@@ -66,7 +67,8 @@ def test_optimizer_and_poly_schedule_reach_the_model(tmp_path, rng):
                    ignore_label=255, steps_per_epoch=2, epochs=2,
                    out_dir=str(tmp_path / "adam"), width=SMALL_WIDTH,
                    batch_size=2, optimizer="adam", learning_rate=0.001,
-                   schedule="poly", bn_examples=0, verbose=0)
+                   schedule="poly", bn_examples=0, verbose=0,
+                   class_weighting=True, class_weight_power=0.5)
     optimizer = result.model.optimizer
     assert isinstance(optimizer, KernelDecayAdamW)
     schedule = optimizer._learning_rate
@@ -78,6 +80,11 @@ def test_optimizer_and_poly_schedule_reach_the_model(tmp_path, rng):
     with open(os.path.join(result.out_dir, "training_summary.json")) as f:
         config = json.load(f)["config"]
     assert (config["optimizer"], config["schedule"]) == ("adam", "poly")
+    # The square roots of the median-frequency weights of the 4 training
+    # label maps (2 steps of 2) reached the loss and the summary.
+    expected = np.sqrt(median_frequency_weights(labels, 3, 255))
+    np.testing.assert_allclose(result.model.loss.class_weights, expected)
+    np.testing.assert_allclose(config["class_weights"], expected)
     with pytest.raises(ValueError, match="optimizer"):
         train(train_data=data, num_classes=3, steps_per_epoch=1,
               optimizer="rmsprop")

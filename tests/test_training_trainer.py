@@ -242,6 +242,12 @@ def test_argument_errors(tmp_path):
               data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="tile_overlap"):
         train(tile_overlap=1.0, dataset="synthetic", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"class_weight_power=0\b"):
+        train(class_weighting=True, class_weight_power=0,
+              dataset="synthetic", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="pass class_weighting=True"):
+        train(class_weight_power=0.5, dataset="synthetic",
+              data_dir=str(tmp_path))
 
 
 def test_default_out_dir_resumes_the_newest_unfinished_run(tmp_path):

@@ -86,6 +86,11 @@ def build_parser(prog=None):
     data.add_argument("--class-weighting",
                       action=argparse.BooleanOptionalAction, default=False,
                       help="weight the loss by median frequency balancing")
+    data.add_argument("--class-weight-power", type=float, default=1.0,
+                      metavar="P",
+                      help="with --class-weighting: the weights are "
+                      "(median freq / freq) ** P; 1 is SegNet's, 0.5 the "
+                      "softer square root (default 1)")
 
     recipe = parser.add_argument_group("recipe (defaults: the paper's)")
     recipe.add_argument("--arch", choices=("deconvnet", "fcn8s"),
@@ -247,6 +252,7 @@ def main(argv=None):
             class_names=args.class_names,
             margin=args.margin, iou_threshold=args.iou_threshold,
             class_weighting=args.class_weighting,
+            class_weight_power=args.class_weight_power,
             tile_scale=args.tile_scale, tile_overlap=args.tile_overlap,
             checkpoint_every=args.checkpoint_every,
             validation_steps=args.validation_steps,

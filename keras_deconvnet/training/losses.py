@@ -255,18 +255,23 @@ def class_pixel_counts(label_maps, num_classes, ignore_label=None):
     return class_pixels, image_pixels
 
 
-def median_frequency_weights(label_maps, num_classes, ignore_label=None):
+def median_frequency_weights(label_maps, num_classes, ignore_label=None,
+                             power=1.0):
     """Median frequency balancing (Eigen and Fergus, 2015; SegNet).
 
-    `weight[c] = median(freq) / freq[c]`, where `freq[c]` is the pixels
-    of class `c` divided by the pixels of the images in which `c` occurs.
-    Classes that never occur get weight 0.
+    `weight[c] = (median(freq) / freq[c]) ** power`, where `freq[c]` is
+    the pixels of class `c` divided by the pixels of the images in which
+    `c` occurs. Classes that never occur get weight 0. `power=1` is
+    SegNet's weighting; `power=0.5` (square root) narrows the spread, for
+    short runs where rare classes with 30x a common class's weight eat
+    into it (on CamVid, building pixels predicted as sign or pedestrian).
 
     Args:
         label_maps: iterable of integer label arrays (e.g. the labels of
             `keras_deconvnet.data.evaluation_examples(source)`).
         num_classes: number of classes.
         ignore_label: label value to skip, or `None`.
+        power: exponent applied to the ratios, > 0.
 
     Returns:
         A list of `num_classes` floats.
@@ -276,6 +281,9 @@ def median_frequency_weights(label_maps, num_classes, ignore_label=None):
     >>> weights = median_frequency_weights(labels, 11, ignore_label=11)
     >>> loss = SegmentationCrossEntropy(11, class_weights=weights)
     """
+    if not isinstance(power, (int, float)) or not 0 < power <= 4:
+        raise ValueError(f"`power` must be a number in (0, 4]. "
+                         f"Received: power={power!r}")
     class_pixels, image_pixels = class_pixel_counts(
         label_maps, num_classes, ignore_label
     )
@@ -286,5 +294,5 @@ def median_frequency_weights(label_maps, num_classes, ignore_label=None):
     frequency[present] = class_pixels[present] / image_pixels[present]
     median = np.median(frequency[present])
     weights = np.zeros(num_classes)
-    weights[present] = median / frequency[present]
+    weights[present] = (median / frequency[present]) ** power
     return weights.tolist()

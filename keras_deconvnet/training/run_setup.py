@@ -92,6 +92,14 @@ def validate(arguments):
     a["scale_range"] = check_scale_range(a["scale_range"])
     # Stored in the model at the end: refused now, not after training.
     check_tile_settings(a["tile_scale"], a["tile_overlap"])
+    power = a["class_weight_power"]
+    _check(isinstance(power, (int, float)) and 0 < power <= 4,
+           "`class_weight_power` must be a number in (0, 4]. "
+           f"Received: class_weight_power={power!r}")
+    _check(a["class_weighting"] or power == 1,
+           "`class_weight_power` shapes the class weights: pass "
+           "class_weighting=True with it. "
+           f"Received: class_weight_power={power!r}, class_weighting=False")
     _check(a["learning_rate"] > 0,
            f"`learning_rate` must be > 0. "
            f"Received: learning_rate={a['learning_rate']}")
@@ -171,7 +179,8 @@ def _datasets(a, crops, batch_size, seed):
     if a["class_weighting"]:
         labels = (label for _, label in data.evaluation_examples(train_source))
         weights = median_frequency_weights(
-            labels, train_source.num_classes, train_source.ignore_label
+            labels, train_source.num_classes, train_source.ignore_label,
+            power=a["class_weight_power"],
         )
     return dict(train_data=train_data, validation_data=validation_data,
                 validation_steps=validation_steps, steps=steps,
@@ -192,7 +201,8 @@ def _in_memory(a):
         labels = (np.asarray(label) for _, label in
                   a["train_data"].take(a["steps_per_epoch"]))
         weights = median_frequency_weights(
-            labels, a["num_classes"], ignore_label
+            labels, a["num_classes"], ignore_label,
+            power=a["class_weight_power"],
         )
     # Checked on the host, before the (maybe XLA-compiled) step.
     train_data, validation_data = (

@@ -91,6 +91,7 @@ def train(
     margin=0.1,
     iou_threshold=0.5,
     class_weighting=False,
+    class_weight_power=1.0,
     tile_scale=None,
     tile_overlap=None,
     checkpoint_every=100,
@@ -189,6 +190,8 @@ def train(
         margin: box growth per side for stage crops.
         iou_threshold: stage-2 proposal/instance overlap.
         class_weighting: weight the loss by median frequency balancing.
+        class_weight_power: the median-frequency ratios raised to this
+            power: 1 is SegNet's weighting, 0.5 the softer square root.
         tile_scale: the tiled-inference scale(s) that suit the trained
             model, stored in its metadata: `Segmenter(mode="tiles")` and
             `evaluate.py --mode tiles` use them when not given. No effect
