@@ -291,6 +291,10 @@ def prepare(arguments):
             )],
             jit_compile=backends.default_jit_compile(a["jit_compile"]),
         )
+        # The slots now, not inside the first traced step: TensorFlow traces
+        # a `tf.function` that creates variables twice, and on a CPU each
+        # trace of the training step costs as much as dozens of steps.
+        model.optimizer.build(model.trainable_variables)
     if a["strategy"] == "multi_worker":
         strategies.patch_multi_worker_fit(model, strategy)
     if backends.backend() == "tensorflow":
