@@ -27,6 +27,8 @@ import numpy as np
 
 from keras_deconvnet import palette as palette_module
 from keras_deconvnet.models.segmentation_model import SegmentationModel
+from keras_deconvnet.tile_settings import check_tile_overlap
+from keras_deconvnet.tile_settings import check_tile_scales
 
 SOURCES = ("training", "caffe", "preset", "unknown")
 SETTABLE_FIELDS = (
@@ -123,27 +125,14 @@ def metadata(model):
 def check_tile_settings(tile_scale=None, tile_overlap=None):
     """Raises `ValueError` for tiled-inference settings a model cannot keep.
 
-    `tile_scale` is a scale or a list of scales in (0, 4], `tile_overlap`
-    a fraction in [0, 1); `None` leaves a setting unset.
+    The rules are tiled inference's own (`tile_settings.py`): a positive
+    scale or a list of them, an overlap in [0, 1); `None` leaves a setting
+    unset.
     """
-    if tile_scale is not None and (
-        isinstance(tile_scale, (str, bool)) or not np.ndim(tile_scale) <= 1
-        or not all(isinstance(v, (int, float)) and 0 < v <= 4
-                   for v in np.atleast_1d(tile_scale).tolist())
-    ):
-        raise ValueError(
-            "`tile_scale` must be a scale or a list of scales in (0, 4]. "
-            f"Received: tile_scale={tile_scale!r}"
-        )
-    if tile_overlap is not None and (
-        isinstance(tile_overlap, bool)
-        or not isinstance(tile_overlap, (int, float))
-        or not 0 <= tile_overlap < 1
-    ):
-        raise ValueError(
-            "`tile_overlap` must be a fraction in [0, 1). "
-            f"Received: tile_overlap={tile_overlap!r}"
-        )
+    if tile_scale is not None:
+        check_tile_scales(tile_scale)
+    if tile_overlap is not None:
+        check_tile_overlap(tile_overlap)
 
 
 def _check_fields(model, fields):
