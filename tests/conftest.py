@@ -70,4 +70,3 @@ requires_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="needs the TensorFlow backend",
 )
-

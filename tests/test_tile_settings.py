@@ -35,4 +35,3 @@ def test_metadata_and_inference_apply_the_same_rules():
     model_metadata.check_tile_settings([0.5, 6.0], 0.5)
     with pytest.raises(ValueError, match="tile_scale"):
         model_metadata.check_tile_settings(True, None)
-

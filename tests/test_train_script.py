@@ -43,8 +43,8 @@ def test_help_documents_every_option():
         "--epochs", "--steps-per-epoch", "--batch-size", "--lr", "--width",
         "--input-size", "--init", "--seed", "--mixed-precision",
         "--num-classes", "--ignore-label", "--schedule", "--step-size",
-        "--class-weighting", "--class-weight-power", "--checkpoint-every", "--validation-steps",
-        "--crops", "--momentum", "--weight-decay", "--bn-examples",
+        "--class-weighting", "--class-weight-power", "--checkpoint-every",
+        "--validation-steps", "--crops", "--momentum", "--weight-decay", "--bn-examples",
         "--logical-cpus", "--jit-compile", "--margin", "--iou-threshold",
         "--resume-anyway", "--allow-folded-bn",
     ):

@@ -255,6 +255,15 @@ def class_pixel_counts(label_maps, num_classes, ignore_label=None):
     return class_pixels, image_pixels
 
 
+def check_weight_power(power, name="power"):
+    """Raises `ValueError` unless `power` is a number in (0, 4]; the
+    message names the argument as `name`."""
+    if (isinstance(power, bool) or not isinstance(power, (int, float))
+            or not 0 < power <= 4):
+        raise ValueError(f"`{name}` must be a number in (0, 4]. "
+                         f"Received: {name}={power!r}")
+
+
 def median_frequency_weights(label_maps, num_classes, ignore_label=None,
                              power=1.0):
     """Median frequency balancing (Eigen and Fergus, 2015; SegNet).
@@ -281,9 +290,7 @@ def median_frequency_weights(label_maps, num_classes, ignore_label=None,
     >>> weights = median_frequency_weights(labels, 11, ignore_label=11)
     >>> loss = SegmentationCrossEntropy(11, class_weights=weights)
     """
-    if not isinstance(power, (int, float)) or not 0 < power <= 4:
-        raise ValueError(f"`power` must be a number in (0, 4]. "
-                         f"Received: power={power!r}")
+    check_weight_power(power)
     class_pixels, image_pixels = class_pixel_counts(
         label_maps, num_classes, ignore_label
     )

@@ -17,6 +17,7 @@ from keras_deconvnet.model_metadata import check_tile_settings
 from keras_deconvnet.training import backends
 from keras_deconvnet.training import strategies
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
+from keras_deconvnet.training.losses import check_weight_power
 from keras_deconvnet.training.losses import checked_label_batches
 from keras_deconvnet.training.losses import median_frequency_weights
 from keras_deconvnet.training.optimizers import OPTIMIZERS
@@ -92,10 +93,9 @@ def validate(arguments):
     a["scale_range"] = check_scale_range(a["scale_range"])
     # Stored in the model at the end: refused now, not after training.
     check_tile_settings(a["tile_scale"], a["tile_overlap"])
+    # Before the labels are counted for the weights, not after.
     power = a["class_weight_power"]
-    _check(isinstance(power, (int, float)) and 0 < power <= 4,
-           "`class_weight_power` must be a number in (0, 4]. "
-           f"Received: class_weight_power={power!r}")
+    check_weight_power(power, name="class_weight_power")
     _check(a["class_weighting"] or power == 1,
            "`class_weight_power` shapes the class weights: pass "
            "class_weighting=True with it. "
