@@ -1,4 +1,4 @@
-"""StopOnNaN, HistoryWriter and StepCheckpoint."""
+"""StopOnNaN, HistoryWriter, StepCheckpoint and BatchStatisticsValidation."""
 
 import json
 import os
@@ -121,12 +121,54 @@ def test_batch_statistics_validation_logs_miou_and_keeps_moving_stats(rng):
 
     callback = BatchStatisticsValidation(batches, None, 3, 255)
     callback.set_model(model)
-    logs = {"val_mean_iou": 0.0}
+    logs = {}
     callback.on_epoch_end(0, logs)
     assert logs["val_miou_batch_statistics"] == pytest.approx(
         expected.mean_iou())
     for value, variable in zip(before, model.non_trainable_variables):
         np.testing.assert_array_equal(variable.numpy(), value)
+
+
+def test_batch_statistics_validation_logs_inference_loss(rng):
+    from keras_deconvnet.training.callbacks import BatchStatisticsValidation
+    from keras_deconvnet.training.losses import SegmentationCrossEntropy
+
+    inputs = keras.Input((4, 4, 2))
+    x = keras.layers.Conv2D(3, 1, name="conv")(inputs)
+    model = keras.Model(
+        inputs, keras.layers.BatchNormalization(name="bn")(x))
+    weights = [0.5, 1.0, 2.0]
+    model.compile(loss=SegmentationCrossEntropy(255, class_weights=weights))
+    images = (rng.normal(size=(6, 4, 4, 2)) * 4 + 3).astype("float32")
+    labels = rng.integers(0, 3, size=(6, 4, 4)).astype("int32")
+    labels[1, :2] = 255
+    batches = [(images[i:i + 3], labels[i:i + 3]) for i in (0, 3)]
+    # NumPy reference: weighted cross-entropy of the inference-mode scores
+    # over each batch's labelled pixels, averaged over the batches.
+    expected = []
+    for batch_images, batch_labels in batches:
+        scores = keras.ops.convert_to_numpy(
+            model(batch_images, training=False)).astype("float64")
+        scores -= scores.max(-1, keepdims=True)
+        log_p = scores - np.log(np.exp(scores).sum(-1, keepdims=True))
+        valid = batch_labels != 255
+        safe = np.where(valid, batch_labels, 0)
+        pixel = -np.take_along_axis(log_p, safe[..., None], -1)[..., 0]
+        pixel *= np.take(weights, safe) * valid
+        expected.append(pixel.sum() / valid.sum())
+
+    callback = BatchStatisticsValidation(batches, None, 3, 255,
+                                         inference=True)
+    callback.set_model(model)
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    assert logs["val_loss"] == pytest.approx(np.mean(expected), rel=1e-5)
+    # Without inference mode there is no inference loss to log.
+    logs = {}
+    callback = BatchStatisticsValidation(batches, None, 3, 255)
+    callback.set_model(model)
+    callback.on_epoch_end(0, logs)
+    assert "val_loss" not in logs and "val_miou_batch_statistics" in logs
 
 
 def test_batch_statistics_validation_raises_on_out_of_range_labels(rng):

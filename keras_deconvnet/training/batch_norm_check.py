@@ -43,19 +43,26 @@ def _accuracies(model, forwards, batches, num_classes, ignore_label):
     """
     from keras_deconvnet.metrics import ConfusionMatrix
 
-    # Calls with training=True update the moving statistics: put them back.
+    # Calls with training=True update the moving statistics (TensorFlow):
+    # put them back after each, so that every inference-mode pass reads
+    # the statistics being measured, not ones moved by earlier batches.
     saved = [v.numpy() for v in model.non_trainable_variables]
+
+    def restore():
+        for variable, value in zip(model.non_trainable_variables, saved):
+            variable.assign(value)
+
     matrices = {key: ConfusionMatrix(num_classes, ignore_label)
                 for key in ("batch_statistics", "moving_statistics")}
     for images, labels in batches:
         for key, training in (("batch_statistics", True),
                               ("moving_statistics", False)):
             scores = forwards[training](images)
+            if training:
+                restore()
             predictions = keras.ops.convert_to_numpy(
                 keras.ops.argmax(scores, axis=-1))
             matrices[key].update(np.asarray(labels), predictions)
-    for variable, value in zip(model.non_trainable_variables, saved):
-        variable.assign(value)
     return {key: (matrix.mean_iou(), matrix.pixel_accuracy())
             for key, matrix in matrices.items()}
 

@@ -111,9 +111,11 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
     measures that (the moving statistics are put back afterwards) and
     adds `val_miou_batch_statistics` to the epoch logs, for the callbacks
     after it (history, TensorBoard, reduce-on-plateau). With `inference`,
-    it also logs `val_miou_inference`, inference mode on the same batches
-    (Keras' own `val_mean_iou` reads the next batches of a repeating
-    dataset each epoch, so it is not comparable batch for batch).
+    it also logs `val_miou_inference` and `val_loss` (the compiled loss,
+    averaged over batches), inference mode on the same batches. The
+    trainer passes no `validation_data` to `fit`: this one pass is the
+    whole validation, instead of a second trace and a second pass of
+    Keras' own.
 
     Args:
         validation_data: iterable (e.g. `tf.data.Dataset`) of `(images,
@@ -128,6 +130,7 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
 
     LOG_NAME = "val_miou_batch_statistics"
     INFERENCE_LOG_NAME = "val_miou_inference"
+    LOSS_LOG_NAME = "val_loss"
 
     def __init__(self, validation_data, steps, num_classes, ignore_label,
                  batch_statistics=True, inference=False):
@@ -154,9 +157,13 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
         forwards = self.forwards
 
         def predict(images, training):
-            return keras.ops.argmax(forwards[training](images), axis=-1)
+            return forwards[training](images)
 
         return predict
+
+    def _restore(self, state):
+        for variable, value in zip(self.model.non_trainable_variables, state):
+            variable.assign(value)
 
     def on_epoch_end(self, epoch, logs=None):
         from keras_deconvnet.metrics import ConfusionMatrix
@@ -167,6 +174,8 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
                  self.model.non_trainable_variables]
         matrices = {name: ConfusionMatrix(self.num_classes, self.ignore_label)
                     for name in self.modes}
+        loss = getattr(self.model, "loss", None)
+        losses = []
         batches = self.validation_data
         if self.steps is not None and hasattr(batches, "take"):
             batches = batches.take(self.steps)
@@ -175,11 +184,20 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
                 break
             labels = keras.ops.convert_to_numpy(labels)
             for name, training in self.modes.items():
-                predictions = self._predict(images, training)
-                matrices[name].update(
-                    labels, keras.ops.convert_to_numpy(predictions))
-        for variable, value in zip(self.model.non_trainable_variables, state):
-            variable.assign(value)
+                scores = self._predict(images, training)
+                if training:
+                    # A batch-statistics pass moves the moving statistics
+                    # (on TensorFlow); put them back before the next
+                    # inference-mode pass reads them.
+                    self._restore(state)
+                if not training and loss is not None:
+                    losses.append(float(keras.ops.convert_to_numpy(
+                        loss(labels, scores))))
+                matrices[name].update(labels, keras.ops.convert_to_numpy(
+                    keras.ops.argmax(scores, axis=-1)))
+        self._restore(state)
         if logs is not None:
             logs.update({name: matrix.mean_iou()
                          for name, matrix in matrices.items()})
+            if losses:
+                logs[self.LOSS_LOG_NAME] = sum(losses) / len(losses)

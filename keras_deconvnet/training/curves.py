@@ -15,13 +15,14 @@ import keras
 # distinct markers keep curves that coincide apart.
 LOSS_CURVES = {
     "loss": ("training", "-", "o"),
-    "val_loss": ("validation (Keras)", "--", "s"),
+    "val_loss": ("validation (inference mode)", "--", "s"),
 }
 MIOU_CURVES = {
     "mean_iou": ("training (running mean, train mode)", "-", "o"),
     "val_miou_batch_statistics": (
         "validation, BN batch statistics", "-", "s"),
     "val_miou_inference": ("validation, inference mode", "-", "^"),
+    # Only in histories written before validation became one pass.
     "val_mean_iou": (
         "validation (Keras, inference, next batches)", ":", "x"),
 }

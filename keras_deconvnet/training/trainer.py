@@ -307,10 +307,11 @@ def _train(arguments):
             os.path.join(out_dir, "logs"), update_freq="epoch"
         ))
 
+    # No `validation_data`: `BatchStatisticsValidation` validates (mIoU in
+    # both BN modes, and `val_loss`) in one pass; Keras' own evaluation
+    # would trace a second graph and read the data a second time.
     fit_options = dict(
         callbacks=callbacks,
-        validation_data=setup.validation_data,
-        validation_steps=setup.validation_steps,
         shuffle=False,  # the tf.data pipeline shuffles (seeded)
         verbose=verbose,
     )
