@@ -6,7 +6,8 @@ candidates timed in interleaved rounds of one run:
   layers `jit_compile="auto"`: XLA clusters in Keras' predict graph);
 - `keras best fp32`: `fold_batch_norm` of it, `predict_on_batch`;
 - `keras bf16`: `inference.forward.with_precision(model, "bfloat16")`
-  (what `Segmenter(precision="bfloat16")` runs), `predict_on_batch`;
+  (what `Segmenter(precision="bfloat16")` runs: BN folded, bf16 compute),
+  `predict_on_batch`;
 - `torch default`: `torch_reference.TorchDeconvNet`, NCHW, eager,
   `torch.no_grad()`;
 - `torch best fp32`: channels-last and `torch.compile` (eager

@@ -256,6 +256,7 @@ def test_informative_deconvnet_whole_mode_matches_a_numpy_reference():
 
 def test_bfloat16_precision_runs_a_bf16_twin_close_to_float32(rng):
     from keras_deconvnet.inference.forward import with_precision
+    from keras_deconvnet.models import fold_batch_norm
     from tests.layer_testing import make_informative
 
     model = keras_deconvnet.DeconvNet(num_classes=3, width=SMALL_WIDTH)
@@ -268,7 +269,12 @@ def test_bfloat16_precision_runs_a_bf16_twin_close_to_float32(rng):
     assert with_precision(model, "float32") is model
     exact = Segmenter(model, mode="whole").scores(image)
     fast = Segmenter(model, mode="whole", precision="bfloat16").scores(image)
-    for a, b in zip(twin.weights, model.weights):
+    # The twin runs the model's weights with BN folded into the convolutions.
+    folded = fold_batch_norm(model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization)
+                   for layer in twin.layers)
+    assert len(twin.weights) == len(folded.weights) < len(model.weights)
+    for a, b in zip(twin.weights, folded.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     # bfloat16 keeps 8 bits of mantissa (0.4% per rounding), compounded
     # over 26 convolutions of random weights: 21% of the scores' norm

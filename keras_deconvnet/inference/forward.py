@@ -28,10 +28,18 @@ def cpu_bf16_support():
 
 
 def with_precision(model, precision="float32"):
-    """`model` itself for `"float32"`; for `"bfloat16"`, a twin with the
-    same weights whose layers compute in bfloat16 (`mixed_bfloat16`:
-    float32 variables), except the input preprocessing (mean subtraction
-    of 0-255 values needs float32's resolution) and the output scores.
+    """`model` itself for `"float32"`; for `"bfloat16"`, an inference twin
+    whose layers compute in bfloat16 (`mixed_bfloat16`: float32
+    variables), except the input preprocessing (mean subtraction of 0-255
+    values needs float32's resolution) and the output scores.
+
+    The bfloat16 twin has its BatchNormalization layers folded into the
+    convolutions (`models.fold_batch_norm`) where the model is functional:
+    Keras normalises bfloat16 activations in float32, so every unfolded
+    BN adds two casts and a pass over a large activation. Folding is exact
+    in inference mode; on a 2-core Xeon with AMX the paper network's bf16
+    forward went from 1.70 s to 1.32 s per batch of 8. The twin is for
+    inference.
 
     Raises:
         ValueError: unknown `precision`.
@@ -44,6 +52,13 @@ def with_precision(model, precision="float32"):
     if cpu_bf16_support() is None and keras.backend.backend() != "jax":
         warnings.warn("This CPU has neither AMX nor AVX-512 BF16: bfloat16 "
                       "is emulated and usually slower than float32.")
+    if hasattr(model, "_run_through_graph"):  # functional: foldable
+        from keras_deconvnet.models import fold_batch_norm
+        from keras_deconvnet.models.batch_norm_folding import (
+            find_foldable_pairs)
+
+        if find_foldable_pairs(model):
+            model = fold_batch_norm(model)
     config = model.get_config()
     outputs = set(model.output_names)
     for layer in config["layers"]:
