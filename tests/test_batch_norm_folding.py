@@ -7,6 +7,8 @@ import pytest
 from keras_deconvnet.models import DeconvNet
 from keras_deconvnet.models import fold_batch_norm
 from keras_deconvnet.models.batch_norm_folding import find_foldable_pairs
+from keras_deconvnet.models.batch_norm_folding import (
+    fold_batch_norm_if_possible)
 
 
 def randomize_batch_norms(model, rng):
@@ -127,3 +129,29 @@ def test_batch_norm_with_two_consumers_of_its_input_is_kept():
 def test_rejects_a_model_that_is_not_functional():
     with pytest.raises(ValueError, match="functional"):
         fold_batch_norm(keras.layers.Dense(2))
+
+
+def test_fold_batch_norm_if_possible_returns_unfoldable_models_unchanged():
+    inputs = keras.Input((4, 4, 2))
+    plain = keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
+    assert fold_batch_norm_if_possible(plain) is plain
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = keras.layers.Conv2D(2, 1)
+            self.norm = keras.layers.BatchNormalization()
+
+        def call(self, x):
+            return self.norm(self.conv(x))
+
+    subclassed = Subclassed()
+    subclassed(np.zeros((1, 4, 4, 2), "float32"))
+    assert fold_batch_norm_if_possible(subclassed) is subclassed
+
+    x = keras.layers.Conv2D(2, 1)(inputs)
+    foldable = keras.Model(inputs, keras.layers.BatchNormalization()(x))
+    folded = fold_batch_norm_if_possible(foldable)
+    assert folded is not foldable
+    assert not any(isinstance(layer, keras.layers.BatchNormalization)
+                   for layer in folded.layers)

@@ -34,7 +34,7 @@ def test_accuracies_read_unmoved_statistics_in_inference_mode(rng):
 
     forwards = {training: compiled_forward(model, training)
                 for training in (True, False)}
-    result = _accuracies(model, forwards, batches, 3, 255)
+    result = _accuracies(forwards, batches, 3, 255)
     for key, matrix in expected.items():
         assert result[key] == pytest.approx(
             (matrix.mean_iou(), matrix.pixel_accuracy())), key

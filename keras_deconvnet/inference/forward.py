@@ -52,13 +52,10 @@ def with_precision(model, precision="float32"):
     if cpu_bf16_support() is None and keras.backend.backend() != "jax":
         warnings.warn("This CPU has neither AMX nor AVX-512 BF16: bfloat16 "
                       "is emulated and usually slower than float32.")
-    if hasattr(model, "_run_through_graph"):  # functional: foldable
-        from keras_deconvnet.models import fold_batch_norm
-        from keras_deconvnet.models.batch_norm_folding import (
-            find_foldable_pairs)
+    from keras_deconvnet.models.batch_norm_folding import (
+        fold_batch_norm_if_possible)
 
-        if find_foldable_pairs(model):
-            model = fold_batch_norm(model)
+    model = fold_batch_norm_if_possible(model)
     config = model.get_config()
     outputs = set(model.output_names)
     for layer in config["layers"]:
@@ -82,8 +79,11 @@ def compiled_forward(model, training=False):
 
     Args:
         model: a Keras model.
-        training: the layers' mode (`True`: BN batch statistics; the
-            moving statistics are then updated on TensorFlow, not on JAX).
+        training: the layers' mode (`True`: BN normalises with batch
+            statistics). The pass is stateless on every backend: the
+            moving statistics that a training-mode call would update are
+            discarded, so measuring with batch statistics never changes
+            what inference mode reads afterwards.
 
     Returns:
         A function from a batch (NumPy or a TensorFlow tensor) to the
@@ -95,7 +95,13 @@ def compiled_forward(model, training=False):
 
         @tf.function(reduce_retracing=True, autograph=False)
         def predict(batch):
-            return model(batch, training=training)
+            outputs, _ = model.stateless_call(
+                [variable.value for variable in model.trainable_variables],
+                [variable.value
+                 for variable in model.non_trainable_variables],
+                batch, training=training,
+            )
+            return outputs
 
         def forward(batch):
             # Read while tracing: a new batch shape retraces with XLA too.
@@ -124,7 +130,11 @@ def compiled_forward(model, training=False):
         return forward
 
     def forward(batch):
-        batch = keras.ops.convert_to_numpy(batch)
-        return keras.ops.convert_to_numpy(model(batch, training=training))
+        outputs, _ = model.stateless_call(
+            [variable.value for variable in model.trainable_variables],
+            [variable.value for variable in model.non_trainable_variables],
+            keras.ops.convert_to_numpy(batch), training=training,
+        )
+        return keras.ops.convert_to_numpy(outputs)
 
     return forward

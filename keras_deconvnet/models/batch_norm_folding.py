@@ -103,6 +103,20 @@ def _folded_weights(producer, batch_norm):
     return kernel, bias
 
 
+def _is_functional(model):
+    return isinstance(model, keras.Model) and hasattr(
+        model, "_run_through_graph")
+
+
+def fold_batch_norm_if_possible(model):
+    """`fold_batch_norm(model)` where `model` is functional and has a
+    foldable BN; otherwise `model` itself (subclassed models, networks
+    without BN such as FCN-8s)."""
+    if _is_functional(model) and find_foldable_pairs(model):
+        return fold_batch_norm(model)
+    return model
+
+
 def fold_batch_norm(model):
     """Returns an equivalent inference model without foldable BN layers.
 
@@ -132,9 +146,7 @@ def fold_batch_norm(model):
     >>> len(inference_model.layers) < len(model.layers)
     True
     """
-    if not isinstance(model, keras.Model) or not hasattr(
-        model, "_run_through_graph"
-    ):
+    if not _is_functional(model):
         raise ValueError(
             "`fold_batch_norm` needs a functional keras.Model (built from "
             "keras.Input). Received: "

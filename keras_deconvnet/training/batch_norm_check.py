@@ -34,32 +34,23 @@ def default_bn_examples(trained_examples):
     return int(min(max(trained_examples, MIN_BN_EXAMPLES), PAPER_BN_EXAMPLES))
 
 
-def _accuracies(model, forwards, batches, num_classes, ignore_label):
+def _accuracies(forwards, batches, num_classes, ignore_label):
     """mIoU and pixel accuracy with batch and with moving statistics.
 
     `forwards` maps `training` (True, False) to a compiled forward pass of
-    `model`. `batches` is iterated once, a batch at a time (never held in
+    the model. `batches` is iterated once, a batch at a time (never held in
     memory).
     """
     from keras_deconvnet.metrics import ConfusionMatrix
 
-    # Calls with training=True update the moving statistics (TensorFlow):
-    # put them back after each, so that every inference-mode pass reads
-    # the statistics being measured, not ones moved by earlier batches.
-    saved = [v.numpy() for v in model.non_trainable_variables]
-
-    def restore():
-        for variable, value in zip(model.non_trainable_variables, saved):
-            variable.assign(value)
-
+    # The forward passes are stateless: a batch-statistics pass leaves the
+    # moving statistics that the next inference-mode pass reads alone.
     matrices = {key: ConfusionMatrix(num_classes, ignore_label)
                 for key in ("batch_statistics", "moving_statistics")}
     for images, labels in batches:
         for key, training in (("batch_statistics", True),
                               ("moving_statistics", False)):
             scores = forwards[training](images)
-            if training:
-                restore()
             predictions = keras.ops.convert_to_numpy(
                 keras.ops.argmax(scores, axis=-1))
             matrices[key].update(np.asarray(labels), predictions)
@@ -98,7 +89,7 @@ def finish_batch_norm(setup, bn_examples, verbose, forwards=None):
                 or compiled_forward(model, training)
                 for training in (True, False)}
     measure = lambda: _accuracies(  # noqa: E731
-        model, forwards, check_data.take(check_batches),
+        forwards, check_data.take(check_batches),
         config["num_classes"], config["ignore_label"])
     before = measure()
     num_batches = max(1, math.ceil(bn_examples / setup.batch_size))

@@ -108,7 +108,8 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
     0.002 validation mIoU in inference mode. The authors' Caffe BN had no
     moving statistics, so their validation, which drove "x0.1 when
     validation stalls", normalised with batch statistics. This callback
-    measures that (the moving statistics are put back afterwards) and
+    measures that (with a stateless pass: the moving statistics stay as
+    they are) and
     adds `val_miou_batch_statistics` to the epoch logs, for the callbacks
     after it (history, TensorBoard, reduce-on-plateau). With `inference`,
     it also logs `val_miou_inference` and `val_loss` (the compiled loss,
@@ -144,34 +145,18 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
             self.modes[self.LOG_NAME] = True
         if inference:
             self.modes[self.INFERENCE_LOG_NAME] = False
-        self._predict = None
-        # `training` -> compiled forward pass, once the first epoch ended.
+        # `training` -> compiled stateless forward pass, built at the
+        # first epoch end; the BN check after training reuses the traces.
         self.forwards = {}
-
-    def _predict_function(self):
-        from keras_deconvnet.inference.forward import compiled_forward
-
-        # Kept: the BN check after training reuses these traces.
-        self.forwards = {training: compiled_forward(self.model, training)
-                         for training in self.modes.values()}
-        forwards = self.forwards
-
-        def predict(images, training):
-            return forwards[training](images)
-
-        return predict
-
-    def _restore(self, state):
-        for variable, value in zip(self.model.non_trainable_variables, state):
-            variable.assign(value)
 
     def on_epoch_end(self, epoch, logs=None):
         from keras_deconvnet.metrics import ConfusionMatrix
 
-        if self._predict is None:
-            self._predict = self._predict_function()
-        state = [variable.numpy() for variable in
-                 self.model.non_trainable_variables]
+        from keras_deconvnet.inference.forward import compiled_forward
+
+        if not self.forwards:
+            self.forwards = {training: compiled_forward(self.model, training)
+                             for training in self.modes.values()}
         matrices = {name: ConfusionMatrix(self.num_classes, self.ignore_label)
                     for name in self.modes}
         loss = getattr(self.model, "loss", None)
@@ -184,18 +169,12 @@ class BatchStatisticsValidation(keras.callbacks.Callback):
                 break
             labels = keras.ops.convert_to_numpy(labels)
             for name, training in self.modes.items():
-                scores = self._predict(images, training)
-                if training:
-                    # A batch-statistics pass moves the moving statistics
-                    # (on TensorFlow); put them back before the next
-                    # inference-mode pass reads them.
-                    self._restore(state)
+                scores = self.forwards[training](images)
                 if not training and loss is not None:
                     losses.append(float(keras.ops.convert_to_numpy(
                         loss(labels, scores))))
                 matrices[name].update(labels, keras.ops.convert_to_numpy(
                     keras.ops.argmax(scores, axis=-1)))
-        self._restore(state)
         if logs is not None:
             logs.update({name: matrix.mean_iou()
                          for name, matrix in matrices.items()})
