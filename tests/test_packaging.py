@@ -109,3 +109,13 @@ def test_wheel_installs_and_runs(tmp_path):
     ).stdout.strip().splitlines()
     assert checked[-2].startswith(site_packages), checked
     assert checked[-1] == f"{version} deconvnet 3"
+
+
+def test_longest_modules_named_for_scheduling_exist():
+    # A renamed module would silently fall back to xdist's order.
+    from tests.conftest import LONGEST_MODULES_FIRST
+
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    missing = [name for name in LONGEST_MODULES_FIRST
+               if not os.path.isfile(os.path.join(tests_dir, name))]
+    assert not missing, missing
