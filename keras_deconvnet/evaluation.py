@@ -94,6 +94,7 @@ def evaluate(model, examples, num_classes, ignore_label=None, mode="whole",
         summary["edge_map"] = edge_map_name(segmenter.edge_model)
     if segmenter.fcn is not None:
         summary["ensemble"] = segmenter.ensemble
+        summary["fcn_mode"] = segmenter.fcn_mode
     summary["confusion_matrix"] = matrix.matrix.tolist()
     return summary
 

@@ -48,3 +48,22 @@ def test_to_probabilities_and_errors(rng):
         ensemble_scores(raw, raw, "max")
     with pytest.raises(ValueError, match="same shape"):
         ensemble_scores(raw, raw[:2], "mean")
+    with pytest.raises(ValueError, match="fcn_kind"):
+        ensemble_scores(raw, raw, "mean", fcn_kind="logits")
+
+
+def test_fcn_probabilities_are_used_as_given(rng):
+    deconvnet = rng.normal(size=(3, 4)).astype(np.float32)
+    fcn = softmax(rng.normal(size=(3, 4))).astype(np.float32)
+    np.testing.assert_allclose(
+        ensemble_scores(deconvnet, fcn, "mean", fcn_kind="probabilities"),
+        0.5 * (softmax(deconvnet) + fcn), atol=1e-6)
+    np.testing.assert_allclose(
+        ensemble_scores(softmax(deconvnet), fcn, "product",
+                        deconvnet_kind="probabilities",
+                        fcn_kind="probabilities"),
+        softmax(deconvnet) * fcn, atol=1e-6)
+    # Raw DeconvNet scores are rectified, as in the authors' product.
+    np.testing.assert_allclose(
+        ensemble_scores(deconvnet, fcn, "product", fcn_kind="probabilities"),
+        np.maximum(deconvnet, 0) * fcn, atol=1e-6)

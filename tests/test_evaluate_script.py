@@ -150,18 +150,19 @@ def test_evaluate_script_tiles_ensemble_and_per_class_plot(tmp_path, capsys):
         "--model", model_path, "--dataset", "synthetic", "--data-dir",
         data_dir, "--split", "val", "--mode", "tiles", "--tile-scale",
         "0.75", "1.0", "--tile-overlap", "0.25", "--fcn", fcn_path,
-        "--ensemble", "product", "--plots", plots, "--json", json_path,
-        "--quiet",
+        "--ensemble", "product", "--fcn-mode", "tiles", "--plots", plots,
+        "--json", json_path, "--quiet",
     ])
     assert code == 0
     output = capsys.readouterr().out
     assert "mode=tiles" in output and "tile scale 0.75 1" in output
-    assert "ensemble=product" in output
+    assert "(tiles), ensemble=product" in output
     # Per-class IoU by class name.
     assert any(line.startswith("aeroplane") for line in output.splitlines())
     with open(json_path) as file:
         saved = json.load(file)
     assert saved["ensemble"] == "product" and saved["fcn"] == fcn_path
+    assert saved["fcn_mode"] == "tiles"
     assert saved["tile_scale"] == [0.75, 1.0] and saved["num_images"] == 2
     assert saved["class_names"][1] == "aeroplane"
     for name in ("confusion_matrix.png", "per_class_iou.png"):

@@ -90,6 +90,30 @@ def test_ensemble_with_fcn_and_crf(rng):
     assert not np.allclose(refined, expected, atol=1e-3)
 
 
+@pytest.mark.parametrize("mode", ["tiles", "whole"])
+def test_fcn_on_tiles_is_tiled_inference_of_the_fcn(mode):
+    image = ramp_image(45, 70)
+    settings = dict(tile_scale=[1.0, 0.75], tile_overlap=0.25)
+    deconvnet = affine_model(0.01, 0.0, size=32)
+    fcn = affine_model(-0.02, 1.0, size=32)
+    # References: each network alone in tiled mode (tile-averaged
+    # probabilities), DeconvNet in `mode`.
+    fcn_alone = Segmenter(fcn, mode="tiles", **settings).scores(image)
+    alone = Segmenter(deconvnet, mode=mode, aggregation="mean",
+                      **settings).scores(image)
+    mean = Segmenter(deconvnet, mode=mode, aggregation="mean", fcn=fcn,
+                     fcn_mode="tiles", **settings).scores(image)
+    np.testing.assert_allclose(mean, 0.5 * (alone + fcn_alone), atol=1e-5)
+    product = Segmenter(deconvnet, mode=mode, aggregation="mean", fcn=fcn,
+                        ensemble="product", fcn_mode="tiles",
+                        **settings).scores(image)
+    np.testing.assert_allclose(product, alone * fcn_alone, atol=1e-5)
+    # The paper's whole-image FCN differs from the tiled one here.
+    whole = Segmenter(deconvnet, mode=mode, aggregation="mean", fcn=fcn,
+                      **settings).scores(image)
+    assert np.abs(whole - mean).max() > 1e-3
+
+
 def test_tiny_deconvnet_with_edgeboxes_proposals():
     model = keras_deconvnet.DeconvNet(num_classes=4, width=SMALL_WIDTH)
     image = np.full((120, 150, 3), 40, np.uint8)
@@ -113,6 +137,8 @@ def test_bad_arguments_raise():
         Segmenter(model, mode="grid")
     with pytest.raises(ValueError, match="ensemble"):
         Segmenter(model, ensemble="vote")
+    with pytest.raises(ValueError, match="fcn_mode"):
+        Segmenter(model, fcn_mode="proposals")
     with pytest.raises(ValueError, match="num_proposals"):
         Segmenter(model, num_proposals=0)
     with pytest.raises(ValueError, match="empty"):

@@ -87,6 +87,11 @@ def build_parser():
                         default="mean",
                         help="with --fcn: mean of probabilities (paper) or "
                         "product of rectified scores (authors' code)")
+    parser.add_argument("--fcn-mode", choices=("whole", "tiles"),
+                        default="whole",
+                        help="with --fcn: run it on the whole resized image "
+                        "(paper) or on the tiles of --tile-scale / "
+                        "--tile-overlap (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="crops per forward pass")
     parser.add_argument("--precision", choices=("float32", "bfloat16"),
@@ -134,7 +139,7 @@ def model_settings(model, names):
 def segmenter_options(args):
     """`Segmenter` options from the flags (`Segmenter` takes the tile
     settings not given from the model's metadata)."""
-    options = {"ensemble": args.ensemble}
+    options = {"ensemble": args.ensemble, "fcn_mode": args.fcn_mode}
     if args.precision:
         options["precision"] = args.precision
     if args.aggregation:
@@ -178,7 +183,8 @@ def describe(args, summary):
         how += f", {summary['edge_map']} edges"
     how += ")"
     if args.fcn:
-        how += f" + FCN-8s {args.fcn}, ensemble={args.ensemble}"
+        how += (f" + FCN-8s {args.fcn} ({args.fcn_mode}), "
+                f"ensemble={args.ensemble}")
     return (f"{args.dataset}/{args.split}: {summary['num_images']} images, "
             f"{how}, inference mode (BN moving statistics)")
 

@@ -45,6 +45,13 @@ def build_parser():
         help="with --fcn: mean of probabilities (paper) or product of "
         "rectified scores (authors' code)",
     )
+    parser.add_argument(
+        "--fcn-mode",
+        choices=("whole", "tiles"),
+        default="whole",
+        help="with --fcn: run it on the whole resized image (paper) or on "
+        "the tiles of --tile-scale / --tile-overlap",
+    )
     parser.add_argument("--crf", action="store_true", help="dense CRF refinement")
     parser.add_argument(
         "--proposals", type=int, default=50, help="proposals per image (top N)"
@@ -144,6 +151,7 @@ def run(args):
             aggregation=args.aggregation,
             fcn=fcn,
             ensemble=args.ensemble,
+            fcn_mode=args.fcn_mode,
             crf=args.crf,
             mode=args.mode,
             min_side=args.min_side,

@@ -3,6 +3,9 @@
 import tensorflow as tf
 
 ENSEMBLES = ("mean", "product")
+# Where FCN-8s looks: the whole image resized to its input (the paper), or
+# the tiles of tiled inference, averaged like DeconvNet's.
+FCN_MODES = ("whole", "tiles")
 SCORE_KINDS = ("raw", "probabilities", "product")
 
 
@@ -12,6 +15,7 @@ def ensemble_scores(
     mode="mean",
     covered=None,
     deconvnet_kind="raw",
+    fcn_kind="raw",
 ):
     """Combines the per-pixel scores of DeconvNet and FCN-8s.
 
@@ -31,23 +35,26 @@ def ensemble_scores(
             (e.g. the coverage of `aggregate`); `None` means everywhere.
         deconvnet_kind: `"raw"` scores or `"probabilities"` (the output
             of `aggregate(..., mode="mean")`, e.g. tiled inference).
+        fcn_kind: the same for `fcn_scores` (`"probabilities"` when the
+            FCN ran on tiles).
 
     Returns:
         float32 `[..., C]`: probabilities for `"mean"`, non-negative
         products (not normalised) for `"product"`.
 
     Raises:
-        ValueError: unknown `mode` or `deconvnet_kind`, mismatched shapes.
+        ValueError: unknown `mode`, `deconvnet_kind` or `fcn_kind`,
+            mismatched shapes.
     """
     if mode not in ENSEMBLES:
         raise ValueError(
             f"`mode` must be one of {ENSEMBLES}. Received: mode={mode!r}"
         )
-    if deconvnet_kind not in ("raw", "probabilities"):
-        raise ValueError(
-            "`deconvnet_kind` must be 'raw' or 'probabilities'. "
-            f"Received: deconvnet_kind={deconvnet_kind!r}"
-        )
+    for name, kind in (("deconvnet_kind", deconvnet_kind),
+                       ("fcn_kind", fcn_kind)):
+        if kind not in ("raw", "probabilities"):
+            raise ValueError(f"`{name}` must be 'raw' or 'probabilities'. "
+                             f"Received: {name}={kind!r}")
     deconvnet_scores = tf.cast(deconvnet_scores, tf.float32)
     fcn_scores = tf.cast(fcn_scores, tf.float32)
     if not deconvnet_scores.shape.is_compatible_with(fcn_scores.shape):
@@ -56,13 +63,17 @@ def ensemble_scores(
             f"{deconvnet_scores.shape} and {fcn_scores.shape}"
         )
     raw = deconvnet_kind == "raw"
+    fcn_raw = fcn_kind == "raw"
     if mode == "mean":
         deconvnet = tf.nn.softmax(deconvnet_scores) if raw else deconvnet_scores
-        fcn = tf.nn.softmax(fcn_scores)
+        fcn = tf.nn.softmax(fcn_scores) if fcn_raw else fcn_scores
         combined = 0.5 * (deconvnet + fcn)
     else:
         deconvnet = tf.nn.relu(deconvnet_scores) if raw else deconvnet_scores
-        fcn = tf.nn.relu(fcn_scores) if raw else tf.nn.softmax(fcn_scores)
+        if not fcn_raw:
+            fcn = fcn_scores
+        else:
+            fcn = tf.nn.relu(fcn_scores) if raw else tf.nn.softmax(fcn_scores)
         combined = deconvnet * fcn
     if covered is None:
         return combined
