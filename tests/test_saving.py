@@ -111,3 +111,28 @@ def test_preset_options_need_a_preset_name(saved):
     _, path = saved
     with pytest.raises(ValueError, match="options of preset names"):
         keras_deconvnet.load(path, caffemodel="x.caffemodel")
+
+
+def test_keras_load_model_needs_the_models_import(saved):
+    # In a fresh interpreter: the lazy package registers nothing until
+    # `keras_deconvnet.models` is imported (docs/presets.md says so).
+    import subprocess
+    import sys
+
+    _, path = saved
+    code = (
+        "import sys, keras, keras_deconvnet\n"
+        "try:\n"
+        "    keras.saving.load_model(sys.argv[1])\n"
+        "    print('loaded without import')\n"
+        "except TypeError as error:\n"
+        "    print('SegmentationModel' in str(error))\n"
+        "import keras_deconvnet.models\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "print(type(model).__name__, model.output_shape)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-3:] == [
+        "True", "SegmentationModel (None, 224, 224, 3)", ""]
