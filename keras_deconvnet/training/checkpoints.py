@@ -18,8 +18,14 @@ import numpy as np
 
 import keras
 
+from keras_deconvnet.training import checkpoint_arrays
+
 CHECKPOINT_DIR = "checkpoint"
-WEIGHTS_FILE = "latest.weights.h5"
+# Weights and optimizer state (`checkpoint_arrays`); checkpoints written
+# before it held them in `LEGACY_WEIGHTS_FILE` (`model.save_weights`),
+# which `restore` still reads.
+ARRAYS_FILE = "latest.state.npz"
+LEGACY_WEIGHTS_FILE = "latest.weights.h5"
 STATE_FILE = "training_state.json"
 CONFIG_FILE = "run_config.json"
 # Settings that do not change what a run computes, or name its folder: a
@@ -137,14 +143,21 @@ def restore(model, directory, config=None, resume_anyway=False):
         ValueError: the checkpoint's settings differ from `config`.
     """
     state = read_training_state(directory)
-    weights = os.path.join(directory, WEIGHTS_FILE)
-    if state is None or not os.path.isfile(weights):
+    arrays = os.path.join(directory, ARRAYS_FILE)
+    legacy = os.path.join(directory, LEGACY_WEIGHTS_FILE)
+    if state is None or not (os.path.isfile(arrays)
+                             or os.path.isfile(legacy)):
         return {"epoch": 0, "step": 0, "iterations": 0}
     if config is not None:
         check_resume_config(directory, config, resume_anyway)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights)
+    if os.path.isfile(arrays):
+        # The state saved inside the arrays file matches its weights even
+        # when a kill fell between the two renames of `_save`.
+        state = checkpoint_arrays.load_arrays(model, arrays) or state
+    else:
+        model.load_weights(legacy)
     return state
 
 
@@ -207,26 +220,29 @@ class StepCheckpoint(keras.callbacks.Callback):
             return
         directory = self.directory
         os.makedirs(directory, exist_ok=True)
-        weights = os.path.join(directory, WEIGHTS_FILE)
-        temporary = os.path.join(directory, "partial.weights.h5")
-        self.model.save_weights(temporary, overwrite=True)
         iterations = int(
             keras.ops.convert_to_numpy(self.model.optimizer.iterations)
         )
         state = {"epoch": epoch, "step": step, "iterations": iterations}
         if self.extra_state is not None:
             state.update(self.extra_state())
+        arrays = os.path.join(directory, ARRAYS_FILE)
+        temporary = os.path.join(directory, "partial.state.npz")
+        checkpoint_arrays.save_arrays(self.model, temporary, state)
         if self.config is not None:
             _write_json(os.path.join(directory, CONFIG_FILE),
                         _as_json(self.config))
         state_temporary = os.path.join(directory, f"{STATE_FILE}.tmp")
         with open(state_temporary, "w") as file:
             json.dump(state, file)
-        # Weights first, then state: a kill between the two renames leaves
-        # new weights with the old state, which resumes (a little late)
-        # rather than failing.
-        os.replace(temporary, weights)
+        # Arrays first, then the JSON state: a kill between the two
+        # renames leaves new arrays beside the old JSON, and `restore`
+        # reads the state stored inside the arrays, which matches them.
+        os.replace(temporary, arrays)
         os.replace(state_temporary, os.path.join(directory, STATE_FILE))
+        # A checkpoint of the older format, now stale, must not be read.
+        checkpoint_arrays.remove_if_present(
+            os.path.join(directory, LEGACY_WEIGHTS_FILE))
         self.saves += 1
 
 
