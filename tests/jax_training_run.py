@@ -1,7 +1,10 @@
 """Runs one small `train()` for the backend tests; prints its history.
 
 Usage: python tests/jax_training_run.py DATA_DIR INIT OUT [key=value ...]
-(run with KERAS_BACKEND set; values are Python literals).
+(run with KERAS_BACKEND set; values are Python literals). The setting
+`then_evaluate=[[...], ...]` runs the `evaluate` command once per argument
+list after training, in the same process (a JAX process pays its start
+and compilations once).
 """
 
 import ast
@@ -28,9 +31,10 @@ def main(data_dir, init, out, *settings):
     for setting in settings:
         key, value = setting.split("=", 1)
         options[key] = ast.literal_eval(value)
+    evaluations = options.pop("then_evaluate", [])
     result = train(**options)
     model = result.model
-    print(json.dumps({
+    summary = {
         "backend": keras.backend.backend(),
         "losses": [epoch["loss"] for epoch in result.history],
         "history": result.history,
@@ -39,7 +43,16 @@ def main(data_dir, init, out, *settings):
         "kernel_devices": len(getattr(
             model.get_layer("conv1_1").kernel.value, "devices",
             lambda: [None])()),
-    }))
+    }
+    if evaluations:
+        from keras_deconvnet.commands.evaluate import main as evaluate
+
+        for arguments in evaluations:
+            code = evaluate(arguments)
+            if code:
+                sys.exit(code)
+    # Last, as the line the tests read.
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
