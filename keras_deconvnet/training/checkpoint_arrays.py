@@ -14,7 +14,6 @@ arrays to the wrong variables.
 """
 
 import json
-import os
 
 import numpy as np
 
@@ -98,8 +97,3 @@ def load_arrays(model, path, optimizer_state=True):
         variable.assign(array)
     return state
 
-
-def remove_if_present(path):
-    """Deletes `path` if it exists (a stale file of an older format)."""
-    if os.path.exists(path):
-        os.remove(path)

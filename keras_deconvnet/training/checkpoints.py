@@ -241,8 +241,9 @@ class StepCheckpoint(keras.callbacks.Callback):
         os.replace(temporary, arrays)
         os.replace(state_temporary, os.path.join(directory, STATE_FILE))
         # A checkpoint of the older format, now stale, must not be read.
-        checkpoint_arrays.remove_if_present(
-            os.path.join(directory, LEGACY_WEIGHTS_FILE))
+        legacy = os.path.join(directory, LEGACY_WEIGHTS_FILE)
+        if os.path.exists(legacy):
+            os.remove(legacy)
         self.saves += 1
 
 
