@@ -1,6 +1,7 @@
 """`make demo`'s job, end to end at a tiny size."""
 
 import json
+import re
 
 import pytest
 
@@ -38,6 +39,9 @@ def test_demo_trains_evaluates_segments_and_exports(tmp_path, capsys):
     )
     assert status == 0
     output = capsys.readouterr().out
+    # Each of the six steps reports its duration.
+    timings = re.findall(r"^  \(\d+ s\)$", output, re.MULTILINE)
+    assert len(timings) == 6, output
     stage2 = models / "demo-stage2" / "deconvnet.keras"
     assert f"Saved model: {stage2.resolve()}" in output
     # load() of the model folder finds the newest model: stage 2.

@@ -45,8 +45,8 @@ def test_help_documents_every_option():
         "--num-classes", "--ignore-label", "--schedule", "--step-size",
         "--class-weighting", "--class-weight-power", "--checkpoint-every",
         "--validation-steps", "--crops", "--momentum", "--weight-decay", "--bn-examples",
-        "--logical-cpus", "--jit-compile", "--margin", "--iou-threshold",
-        "--resume-anyway", "--allow-folded-bn",
+        "--logical-cpus", "--jit-compile", "--pooling-jit-compile", "--margin",
+        "--iou-threshold", "--resume-anyway", "--allow-folded-bn",
     ):
         assert option in text, option
     # The paper's defaults.
@@ -57,6 +57,7 @@ def test_help_documents_every_option():
     # BN re-estimation: by default sized to the run (not always 14,000).
     assert args.bn_examples is None
     assert not args.resume_anyway and not args.allow_folded_bn
+    assert args.pooling_jit_compile == "auto"
 
 
 def test_init_imagenet_without_network_fails_clearly(synthetic_dir, tmp_path,

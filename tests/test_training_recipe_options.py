@@ -1,4 +1,5 @@
-"""train(optimizer=, schedule="poly") and a --crops random run of train.py."""
+"""train(optimizer=, schedule="poly"), XLA pooling in training, and a
+--crops random run of train.py."""
 
 import json
 import os
@@ -9,6 +10,11 @@ import pytest
 import keras
 
 from tests.conftest import SMALL_WIDTH
+from keras_deconvnet.layers import MaxPoolingWithArgmax2D
+from keras_deconvnet.layers import MaxUnpooling2D
+from keras_deconvnet.layers import window_utils
+from keras_deconvnet.training.backends import POOLING_JIT_MIN_STEPS
+from keras_deconvnet.training.backends import default_pooling_jit_compile
 from keras_deconvnet.training.losses import median_frequency_weights
 from keras_deconvnet.training.optimizers import CaffeSGD
 from keras_deconvnet.training.optimizers import KernelDecayAdamW
@@ -56,6 +62,22 @@ def test_adamw_decays_kernels_only():
         training_optimizer("rmsprop", 0.01, **options)
 
 
+def test_pooling_xla_in_training_needs_a_long_enough_run():
+    steps = POOLING_JIT_MIN_STEPS
+    assert default_pooling_jit_compile(None, False, "default", steps) is True
+    assert default_pooling_jit_compile(None, False, "default",
+                                       steps - 1) is False
+    # Whole-step XLA, or tf.distribute: no clusters of their own.
+    assert default_pooling_jit_compile(None, True, "default", 10**6) is False
+    assert default_pooling_jit_compile(None, False, "mirrored",
+                                       10**6) is False
+    assert default_pooling_jit_compile(True, False, "default", 1) is True
+    assert default_pooling_jit_compile(False, False, "default",
+                                       10**6) is False
+    with pytest.raises(ValueError, match="strategy='default'"):
+        default_pooling_jit_compile(True, False, "multi_worker", 10**6)
+
+
 @pytest.mark.slow
 def test_optimizer_and_poly_schedule_reach_the_model(tmp_path, rng,
                                                      monkeypatch):
@@ -80,7 +102,8 @@ def test_optimizer_and_poly_schedule_reach_the_model(tmp_path, rng,
                    out_dir=str(tmp_path / "adam"), width=SMALL_WIDTH,
                    batch_size=2, optimizer="adam", learning_rate=0.001,
                    schedule="poly", bn_examples=0, verbose=0,
-                   class_weighting=True, class_weight_power=0.5)
+                   class_weighting=True, class_weight_power=0.5,
+                   pooling_jit_compile=True)  # default: off for 4 steps
     optimizer = result.model.optimizer
     assert isinstance(optimizer, KernelDecayAdamW)
     schedule = optimizer._learning_rate
@@ -92,6 +115,14 @@ def test_optimizer_and_poly_schedule_reach_the_model(tmp_path, rng,
     with open(os.path.join(result.out_dir, "training_summary.json")) as f:
         config = json.load(f)["config"]
     assert (config["optimizer"], config["schedule"]) == ("adam", "poly")
+    # The step ran with the (un)pooling as XLA clusters; the saved model's
+    # layers are back at "auto" (XLA in predict, none in exports).
+    assert config["pooling_jit_compile"] is True
+    pooling = [layer for layer in result.model.layers
+               if isinstance(layer, (MaxPoolingWithArgmax2D, MaxUnpooling2D))]
+    assert pooling and all(layer in window_utils._compiled_functions
+                           and layer.jit_compile == "auto"
+                           for layer in pooling)
     assert len(traces) == 1, traces
     # The square roots of the median-frequency weights of the 4 training
     # label maps (2 steps of 2) reached the loss and the summary.
@@ -128,4 +159,5 @@ def test_train_script_random_crops_from_a_config(tmp_path):
     assert summary["crops"] == "random"
     assert summary["scale_range"] == [0.5, 1.5]
     assert summary["steps_per_epoch"] == 2
+    assert summary["pooling_jit_compile"] is False  # 2 steps: not repaid
     assert os.path.isfile(os.path.join(out, "deconvnet.keras"))

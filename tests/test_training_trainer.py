@@ -250,6 +250,9 @@ def test_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="pass class_weighting=True"):
         train(class_weight_power=0.5, dataset="synthetic",
               data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="pooling_jit_compile='on'"):
+        train(pooling_jit_compile="on", dataset="synthetic",
+              data_dir=str(tmp_path))
 
 
 def test_default_out_dir_resumes_the_newest_unfinished_run(tmp_path):

@@ -65,8 +65,23 @@ def build_parser():
     return parser
 
 
-def _step(number, text):
-    print(f"\n[{number}/6] {text}", flush=True)
+class _Steps:
+    """Prints each step's heading, and when it ends, how long it took."""
+
+    def __init__(self, total):
+        self.total = total
+        self.started = None
+
+    def start(self, number, text):
+        self.end()
+        print(f"\n[{number}/{self.total}] {text}", flush=True)
+        self.started = time.perf_counter()
+
+    def end(self):
+        if self.started is not None:
+            print(f"  ({time.perf_counter() - self.started:.0f} s)",
+                  flush=True)
+            self.started = None
 
 
 def run(args):
@@ -81,10 +96,11 @@ def run(args):
     from keras_deconvnet.training.trainer import train
 
     started = time.perf_counter()
+    steps = _Steps(6)
     os.makedirs(args.work_dir, exist_ok=True)
     dataset_dir = os.path.join(args.work_dir, "synthetic_voc")
 
-    _step(1, f"Synthetic VOC-format dataset in {dataset_dir}")
+    steps.start(1, f"Synthetic VOC-format dataset in {dataset_dir}")
     if not os.path.isdir(os.path.join(dataset_dir, "JPEGImages")):
         data.write_synthetic_voc(
             dataset_dir,
@@ -111,14 +127,14 @@ def run(args):
         bn_examples=8 * args.batch_size,
         verbose=1,
     )
-    _step(2, "Stage 1: object-centred crops from ground-truth instances")
+    steps.start(2, "Stage 1: object-centred crops from ground-truth instances")
     stage1 = train(
         stage=1,
         epochs=3,
         out_dir=os.path.join(args.out, "demo-stage1"),
         **common,
     )
-    _step(3, "Stage 2: EdgeBoxes proposals overlapping an instance")
+    steps.start(3, "Stage 2: EdgeBoxes proposals overlapping an instance")
     stage2 = train(
         stage=2,
         epochs=1,
@@ -129,7 +145,7 @@ def run(args):
     model = keras_deconvnet.load(stage2.model_path)
     print(f"Trained model: {os.path.abspath(stage2.model_path)}")
 
-    _step(4, "Evaluation on the validation split (inference mode)")
+    steps.start(4, "Evaluation on the validation split (inference mode)")
     metrics = {}
     for mode in ("whole", "proposals"):
         metrics[mode] = evaluation.evaluate(
@@ -147,7 +163,7 @@ def run(args):
     with open(os.path.join(args.work_dir, "metrics.json"), "w") as file:
         json.dump(metrics, file, indent=2)
 
-    _step(5, "Instance-wise segmentation of a validation image")
+    steps.start(5, "Instance-wise segmentation of a validation image")
     example = validation.read(0)
     segmenter = Segmenter(model, num_proposals=50, aggregation="max")
     labels = segmenter.segment(example.image)
@@ -167,7 +183,7 @@ def run(args):
         from keras_deconvnet.export import export_saved_model
         from keras_deconvnet.export import export_tflite
 
-        _step(6, "Export for TF-Serving and LiteRT")
+        steps.start(6, "Export for TF-Serving and LiteRT")
         saved_model = export_saved_model(
             model, os.path.join(args.out, "deconvnet")
         )
@@ -177,6 +193,7 @@ def run(args):
         print(f"SavedModel (predict_crops, segment): {os.path.abspath(saved_model)}")
         print(f"TFLite (builtin ops, float32): {os.path.abspath(tflite)}")
 
+    steps.end()
     print(
         f"\nSaved model: {os.path.abspath(stage2.model_path)}\n"
         f"keras_deconvnet.load() now returns it. "

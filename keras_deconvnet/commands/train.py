@@ -150,6 +150,12 @@ def build_parser(prog=None):
                         default="auto",
                         help="XLA-compile the training step; auto: on GPU "
                         "only (slower to compile and no faster on CPU)")
+    recipe.add_argument("--pooling-jit-compile", choices=("auto", "on", "off"),
+                        default="auto",
+                        help="run the (un)pooling layers as XLA clusters in "
+                        "the TensorFlow training graph; auto: on for "
+                        "single-device runs of at least 200 steps (the "
+                        "compilation repays itself)")
     recipe.add_argument("--bn-examples", type=int,
                         help="training crops over which BN statistics are "
                         "re-estimated after training (0: skip; default: "
@@ -259,6 +265,8 @@ def main(argv=None):
             bn_examples=args.bn_examples,
             jit_compile={"auto": None, "on": True, "off": False}[
                 args.jit_compile],
+            pooling_jit_compile={"auto": None, "on": True, "off": False}[
+                args.pooling_jit_compile],
             resume_anyway=args.resume_anyway,
             allow_folded_batch_norm=args.allow_folded_bn,
             verbose=0 if args.quiet else 1,

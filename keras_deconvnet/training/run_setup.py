@@ -76,6 +76,9 @@ def validate(arguments):
     _check(a["strategy"] in strategies.STRATEGIES,
            f"`strategy` must be one of {strategies.STRATEGIES}. "
            f"Received: strategy={a['strategy']}")
+    _check(a["pooling_jit_compile"] in (None, True, False),
+           "`pooling_jit_compile` must be None (auto), True or False. "
+           f"Received: pooling_jit_compile={a['pooling_jit_compile']!r}")
     _check(a["schedule"] in SCHEDULES,
            f"`schedule` must be one of {SCHEDULES}. "
            f"Received: schedule={a['schedule']}")
@@ -265,6 +268,16 @@ def prepare(arguments):
     elif schedule == "poly":
         learning_rate = poly_schedule(learning_rate,
                                       epochs * prepared["steps"])
+    # Without whole-step XLA (the CPU default), fuse just the (un)pooling:
+    # the fastest training step measured on CPU, once the run is long
+    # enough to repay the compilation; not under tf.distribute (off
+    # there, as before "auto" existed). JAX compiles the whole step.
+    pooling_jit_compile = (
+        backends.backend() == "tensorflow"
+        and backends.default_pooling_jit_compile(
+            a["pooling_jit_compile"],
+            backends.default_jit_compile(a["jit_compile"]), a["strategy"],
+            epochs * prepared["steps"]))
     num_classes = prepared["num_classes"]
     with strategy.scope():
         network = {"deconvnet": models.DeconvNet, "fcn8s": models.FCN8s}
@@ -298,16 +311,13 @@ def prepare(arguments):
     if a["strategy"] == "multi_worker":
         strategies.patch_multi_worker_fit(model, strategy)
     if backends.backend() == "tensorflow":
-        # Without whole-step XLA (the CPU default), fuse just the
-        # (un)pooling: the fastest training step measured on CPU; not
-        # under tf.distribute (off there, as before "auto" existed).
         from keras_deconvnet.layers import set_pooling_jit_compile
 
-        set_pooling_jit_compile(model, not model.jit_compile
-                                and a["strategy"] == "default")
+        set_pooling_jit_compile(model, pooling_jit_compile)
     config = {key: value for key, value in a.items()
               if key not in ("train_data", "validation_data")}
     config.update(backend=backends.backend(), jit_compile=model.jit_compile,
+                  pooling_jit_compile=pooling_jit_compile,
                   crops=crops, schedule=schedule, precision_policy=policy,
                   replicas=replicas, num_classes=num_classes,
                   ignore_label=prepared["ignore_label"],
