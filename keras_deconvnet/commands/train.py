@@ -34,6 +34,9 @@ from keras_deconvnet.data.registry import SOURCE_NAMES
 # the package starts neither Keras nor TensorFlow): --help answers fast.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# The --*-jit-compile choices and the `train()` values they stand for.
+SWITCHES = {"auto": None, "on": True, "off": False}
+
 
 def positive_int(text):
     value = int(text)
@@ -146,11 +149,11 @@ def build_parser(prog=None):
                         action=argparse.BooleanOptionalAction, default=False,
                         help="mixed_float16 on GPU (loss scaling), "
                         "mixed_bfloat16 on CPU; scores and loss in float32")
-    recipe.add_argument("--jit-compile", choices=("auto", "on", "off"),
+    recipe.add_argument("--jit-compile", choices=tuple(SWITCHES),
                         default="auto",
                         help="XLA-compile the training step; auto: on GPU "
                         "only (slower to compile and no faster on CPU)")
-    recipe.add_argument("--pooling-jit-compile", choices=("auto", "on", "off"),
+    recipe.add_argument("--pooling-jit-compile", choices=tuple(SWITCHES),
                         default="auto",
                         help="run the (un)pooling layers as XLA clusters in "
                         "the TensorFlow training graph; auto: on for "
@@ -263,10 +266,8 @@ def main(argv=None):
             checkpoint_every=args.checkpoint_every,
             validation_steps=args.validation_steps,
             bn_examples=args.bn_examples,
-            jit_compile={"auto": None, "on": True, "off": False}[
-                args.jit_compile],
-            pooling_jit_compile={"auto": None, "on": True, "off": False}[
-                args.pooling_jit_compile],
+            jit_compile=SWITCHES[args.jit_compile],
+            pooling_jit_compile=SWITCHES[args.pooling_jit_compile],
             resume_anyway=args.resume_anyway,
             allow_folded_batch_norm=args.allow_folded_bn,
             verbose=0 if args.quiet else 1,

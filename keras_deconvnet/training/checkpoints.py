@@ -30,9 +30,7 @@ STATE_FILE = "training_state.json"
 CONFIG_FILE = "run_config.json"
 # Settings that do not change what a run computes, or name its folder: a
 # resumed run may change them (the tile settings only go into the saved
-# model's metadata).
-# Settings a run may change when it resumes: they do not change what is
-# computed (XLA pooling runs the same exact ops as the plain graph).
+# model's metadata; XLA pooling runs the same exact ops as the plain graph).
 UNCOMPARED_SETTINGS = ("verbose", "checkpoint_every", "out_dir",
                        "resume_anyway", "allow_folded_batch_norm",
                        "tile_scale", "tile_overlap", "pooling_jit_compile")

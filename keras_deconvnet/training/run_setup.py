@@ -272,11 +272,11 @@ def prepare(arguments):
     # the fastest training step measured on CPU, once the run is long
     # enough to repay the compilation; not under tf.distribute (off
     # there, as before "auto" existed). JAX compiles the whole step.
+    whole_step_xla = backends.default_jit_compile(a["jit_compile"])
     pooling_jit_compile = (
         backends.backend() == "tensorflow"
         and backends.default_pooling_jit_compile(
-            a["pooling_jit_compile"],
-            backends.default_jit_compile(a["jit_compile"]), a["strategy"],
+            a["pooling_jit_compile"], whole_step_xla, a["strategy"],
             epochs * prepared["steps"]))
     num_classes = prepared["num_classes"]
     with strategy.scope():
@@ -302,7 +302,7 @@ def prepare(arguments):
                 num_classes, ignore_class=prepared["ignore_label"],
                 sparse_y_pred=False, name="mean_iou",
             )],
-            jit_compile=backends.default_jit_compile(a["jit_compile"]),
+            jit_compile=whole_step_xla,
         )
         # The slots now, not inside the first traced step: TensorFlow traces
         # a `tf.function` that creates variables twice, and on a CPU each
