@@ -5,6 +5,19 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# XLA compiles at LLVM optimization level 0 in the tests: they run each
+# program a few times, so compiling is most of their XLA time (the
+# pooling clusters of every new model's `predict`, the JAX steps). The
+# programs compute the same functions, more slowly. Measured alone on
+# the AMX Xeon: tests/test_weights.py with test_deconvnet.py 108 -> 90 s,
+# the segmenter, segment, evaluate and fast-path modules 112 -> 100 s;
+# the demo test, which runs more steps, 130 -> 142 s (one run each). A
+# JAX run of many steps opts out (`tests/jax_subprocess.py`).
+QUICK_COMPILE_XLA_FLAG = "--xla_backend_optimization_level=0"
+if QUICK_COMPILE_XLA_FLAG not in os.environ.get("XLA_FLAGS", "").split():
+    os.environ["XLA_FLAGS"] = " ".join(
+        filter(None, [os.environ.get("XLA_FLAGS"), QUICK_COMPILE_XLA_FLAG]))
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

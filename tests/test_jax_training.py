@@ -108,10 +108,13 @@ def test_jax_run_learns_matches_tensorflow_and_evaluates(synthetic_dir,
             arguments += ["--limit", "2"]
         evaluations.append(arguments)
     runs = {
+        # 45 steps and two evaluations: running, not compiling, is most
+        # of this run's time (tests/jax_subprocess.py).
         "jax": start_run("jax", cache_dir, synthetic_dir, init,
                          str(tmp_path / "jax"), "epochs=3",
                          "steps_per_epoch=15",
-                         f"then_evaluate={evaluations!r}"),
+                         f"then_evaluate={evaluations!r}",
+                         quick_compile=False),
         "tensorflow": start_run("tensorflow", cache_dir, synthetic_dir, init,
                                 str(tmp_path / "tensorflow"), "epochs=1",
                                 "steps_per_epoch=15", "bn_examples=0"),
@@ -196,7 +199,7 @@ def test_jax_sigkill_then_same_command_resumes_data_parallel_mixed_plateau(
         "width=0.0625", f"epochs={epochs}", f"steps_per_epoch={steps}",
         "batch_size=2", "checkpoint_every=2", "strategy='data_parallel'",
         "mixed_precision=True", "schedule='plateau'", "bn_examples=2")
-    devices = dict(XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    devices = dict(xla_flags="--xla_force_host_platform_device_count=2")
     state_path = os.path.join(out, "checkpoint", "training_state.json")
     process = start_run("jax", cache_dir, synthetic_dir, "-", out, *settings,
                         **devices)
