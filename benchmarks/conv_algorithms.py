@@ -1,0 +1,213 @@
+"""How much Winograd 3x3 convolutions would buy the paper network on a CPU.
+
+The best float32 path (BN folded) spends nearly all of its time in
+oneDNN's direct 3x3 convolutions. TensorFlow offers no other algorithm,
+so this measures, for every 3x3 layer shape of the paper DeconvNet
+(encoder and mirrored decoder, batch 8), oneDNN's direct convolution
+against Winograd F(2x2, 3x3) and F(4x4, 3x3) written in TensorFlow ops
+and compiled with XLA (which fuses the tile transforms around one
+batched matrix product). Each convolution is followed by ReLU, as in the
+folded network. Then it adds the layers up: the network's convolution
+time with direct convolutions everywhere, and with the faster algorithm
+per layer, and what that would take off the best float32 forward pass
+(the BN-folded paper network's `predict_on_batch`, timed in the same
+run):
+
+    python benchmarks/conv_algorithms.py [--repeats 3] [--json PATH]
+
+"rel error" is the largest difference from the direct convolution over
+the largest output. Transposed 3x3 convolutions (the decoder) are timed as
+convolutions: with stride 1 they are convolutions with a flipped kernel,
+and oneDNN ran the two at the same speed (docs/performance.md).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import format_table  # noqa: E402
+from common import machine_info  # noqa: E402
+from common import time_interleaved  # noqa: E402
+
+# Winograd F(m x m, 3x3) (Lavin and Gray, 2016): input transform B^T,
+# kernel transform G, output transform A^T; points 0, +-1, (+-2), inf.
+WINOGRAD_MATRICES = {
+    2: (
+        [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]],
+    ),
+    4: (
+        [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+         [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+        [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+         [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+         [0, 1, -1, 8, -8, 1]],
+    ),
+}
+
+# The paper network's 3x3 layers: (size, in, out, how many), encoder
+# then decoder. conv1_1 (3 input channels) stays direct everywhere.
+PAPER_LAYERS = (
+    (224, 3, 64, 1), (224, 64, 64, 1), (112, 64, 128, 1),
+    (112, 128, 128, 1), (56, 128, 256, 1), (56, 256, 256, 2),
+    (28, 256, 512, 1), (28, 512, 512, 2), (14, 512, 512, 3),
+    (14, 512, 512, 3), (28, 512, 512, 2), (28, 512, 256, 1),
+    (56, 256, 256, 2), (56, 256, 128, 1), (112, 128, 128, 1),
+    (112, 128, 64, 1), (224, 64, 64, 2),
+)
+
+
+def winograd_kernel(kernel, tile):
+    """`[3, 3, C, K]` -> the transformed `[(tile+2)^2, C, K]` kernel."""
+    _, g, _ = WINOGRAD_MATRICES[tile]
+    g = np.asarray(g, np.float64)
+    u = np.einsum("ai,ijck,bj->abck", g, kernel.astype(np.float64), g)
+    return u.reshape(-1, *kernel.shape[2:]).astype(np.float32)
+
+
+def _combine(parts, coefficients):
+    total = None
+    for coefficient, part in zip(coefficients, parts):
+        if coefficient == 0:
+            continue
+        term = part if coefficient == 1 else part * float(coefficient)
+        total = term if total is None else total + term
+    return total
+
+
+def winograd_conv(tf, x, u, tile):
+    """A "same" 3x3 stride-1 convolution of NHWC `x` by Winograd."""
+    b_t, _, a_t = WINOGRAD_MATRICES[tile]
+    size = tile + 2
+    n, h, w, c = x.shape
+    tiles_h, tiles_w = -(-h // tile), -(-w // tile)
+    padded = tf.pad(x, [[0, 0], [1, tiles_h * tile - h + 1],
+                        [1, tiles_w * tile - w + 1], [0, 0]])
+    rows = [padded[:, i:i + tiles_h * tile:tile] for i in range(size)]
+    rows = [_combine(rows, b_t[i]) for i in range(size)]
+    v = []
+    for row in rows:
+        columns = [row[:, :, j:j + tiles_w * tile:tile] for j in range(size)]
+        v += [_combine(columns, b_t[j]) for j in range(size)]
+    products = tf.matmul(tf.reshape(tf.stack(v), [size * size, -1, c]), u)
+    products = tf.reshape(products, [size, size, n, tiles_h, tiles_w, -1])
+    out_rows = [_combine([products[i] for i in range(size)], a_t[p])
+                for p in range(tile)]
+    out = [tf.stack([_combine([r[j] for j in range(size)], a_t[q])
+                     for q in range(tile)], axis=3) for r in out_rows]
+    y = tf.reshape(tf.stack(out, axis=2),
+                   [n, tiles_h * tile, tiles_w * tile, -1])
+    return y[:, :h, :w]
+
+
+def measure(args):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    shapes = sorted({layer[:3] for layer in PAPER_LAYERS}, reverse=True)
+    rows = []
+    for size, cin, cout in shapes:
+        x = tf.constant(rng.standard_normal(
+            (args.batch, size, size, cin)).astype(np.float32))
+        kernel = (rng.standard_normal((3, 3, cin, cout))
+                  / np.sqrt(9 * cin)).astype(np.float32)
+        direct = tf.function(lambda x, k=tf.constant(kernel): tf.nn.relu(
+            tf.nn.conv2d(x, k, 1, "SAME")))
+        candidates = {"direct": direct}
+        if cin > 3:
+            for tile in (2, 4):
+                u = tf.constant(winograd_kernel(kernel, tile))
+                candidates[f"F({tile},3)"] = tf.function(
+                    lambda x, u=u, t=tile: tf.nn.relu(
+                        winograd_conv(tf, x, u, t)), jit_compile=True)
+        reference = direct(x).numpy()
+        row = {"layer": f"{size}x{size} {cin}->{cout}"}
+        for name, function in candidates.items():
+            error = np.abs(function(x).numpy() - reference).max()
+            row[f"{name} rel error"] = float(error / np.abs(reference).max())
+        print(f"timing {row['layer']}", flush=True)
+        timings = time_interleaved(
+            {name: (lambda f=f: f(x).numpy()) for name, f in
+             candidates.items()}, repeats=args.repeats, warmup=2)
+        for name, timing in timings.items():
+            row[f"{name} ms"] = 1e3 * timing["median_s"]
+        rows.append(row)
+    return rows
+
+
+def time_forward(args):
+    """Seconds per batch of the BN-folded paper network's forward."""
+    import keras_deconvnet
+    from keras_deconvnet.models import fold_batch_norm
+
+    model = fold_batch_norm(keras_deconvnet.DeconvNet(width=1.0))
+    images = np.random.default_rng(0).uniform(
+        0, 255, (args.batch, 224, 224, 3)).astype(np.float32)
+    print("timing the folded paper network", flush=True)
+    timing = time_interleaved(
+        {"forward": lambda: model.predict_on_batch(images)},
+        repeats=args.repeats, warmup=2)
+    return timing["forward"]["median_s"]
+
+
+def project(rows, forward_seconds):
+    by_shape = {row["layer"]: row for row in rows}
+    direct = best = 0.0
+    for size, cin, cout, count in PAPER_LAYERS:
+        row = by_shape[f"{size}x{size} {cin}->{cout}"]
+        times = [v for k, v in row.items() if k.endswith(" ms")]
+        direct += count * row["direct ms"] / 1e3
+        best += count * min(times) / 1e3
+    projection = {
+        "conv_seconds_direct": direct,
+        "conv_seconds_best_algorithm": best,
+        "conv_speedup": direct / best,
+    }
+    if forward_seconds:
+        projection["forward_seconds_measured"] = forward_seconds
+        projection["forward_seconds_projected"] = forward_seconds - (
+            direct - best)
+    return projection
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved timed rounds per shape")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--no-forward", action="store_true",
+                        help="skip timing the folded paper network")
+    parser.add_argument("--json", default=None, help="write the report here")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.batch < 1:
+        parser.error(f"--repeats and --batch must be >= 1. Received: "
+                     f"--repeats {args.repeats}, --batch {args.batch}")
+    info = machine_info()
+    print(f"CPU: {info['processor']} ({info['cpu_count']} cores)")
+    rows = measure(args)
+    forward_seconds = None if args.no_forward else time_forward(args)
+    columns = ["layer", "direct ms", "F(2,3) ms", "F(4,3) ms",
+               "F(4,3) rel error"]
+    print(format_table(rows, columns))
+    projection = project(rows, forward_seconds)
+    print(json.dumps(projection, indent=1))
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump({"machine": info, "batch": args.batch,
+                       "repeats": args.repeats, "layers": rows,
+                       "projection": projection}, file, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
