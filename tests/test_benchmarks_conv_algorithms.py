@@ -22,7 +22,7 @@ def conv_algorithms():
 
 
 def numpy_same_conv(x, kernel):
-    """Cross-correlation with zero padding 1, as `tf.nn.conv2d(..., "SAME")`."""
+    """Cross-correlation, zero padding 1: `tf.nn.conv2d(..., "SAME")`."""
     n, h, w, _ = x.shape
     padded = np.pad(x.astype(np.float64), [(0, 0), (1, 1), (1, 1), (0, 0)])
     out = np.zeros((n, h, w, kernel.shape[-1]))
