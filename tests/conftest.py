@@ -14,9 +14,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # the demo test, which runs more steps, 130 -> 142 s (one run each). A
 # JAX run of many steps opts out (`tests/jax_subprocess.py`).
 QUICK_COMPILE_XLA_FLAG = "--xla_backend_optimization_level=0"
-if QUICK_COMPILE_XLA_FLAG not in os.environ.get("XLA_FLAGS", "").split():
-    os.environ["XLA_FLAGS"] = " ".join(
-        filter(None, [os.environ.get("XLA_FLAGS"), QUICK_COMPILE_XLA_FLAG]))
+
+
+def xla_flags(quick_compile, extra=""):
+    """`XLA_FLAGS` of this process, with or without quick compiling,
+    followed by the `extra` flags."""
+    flags = [flag for flag in os.environ.get("XLA_FLAGS", "").split()
+             if flag != QUICK_COMPILE_XLA_FLAG]
+    if quick_compile:
+        flags.append(QUICK_COMPILE_XLA_FLAG)
+    return " ".join(flags + extra.split())
+
+
+os.environ["XLA_FLAGS"] = xla_flags(quick_compile=True)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -19,7 +19,7 @@ level 0.
 
 import os
 
-from tests.conftest import QUICK_COMPILE_XLA_FLAG
+from tests import conftest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,11 +34,6 @@ def jax_environment(cache_dir, xla_flags="", quick_compile=True, **extra):
             False for a run of many steps.
         **extra: more environment variables.
     """
-    flags = [flag for flag in os.environ.get("XLA_FLAGS", "").split()
-             if flag != QUICK_COMPILE_XLA_FLAG]
-    if quick_compile:
-        flags.append(QUICK_COMPILE_XLA_FLAG)
-    flags = " ".join(flags + xla_flags.split())
     return {
         **os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
         "PYTHONPATH": ROOT,
@@ -47,6 +42,6 @@ def jax_environment(cache_dir, xla_flags="", quick_compile=True, **extra):
         # initializers compile in about a second each.
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-        "XLA_FLAGS": flags,
+        "XLA_FLAGS": conftest.xla_flags(quick_compile, xla_flags),
         **extra,
     }
