@@ -105,28 +105,32 @@ def test_multi_worker_with_two_local_processes(synthetic_dir, tmp_path):
 
     def start(ports):
         workers = [f"127.0.0.1:{port}" for port in ports]
-        processes = []
+        processes, logs = [], []
         for index in range(2):
             environment = dict(os.environ, TF_CONFIG=json.dumps({
                 "cluster": {"worker": workers},
                 "task": {"type": "worker", "index": index},
             }))
-            processes.append(subprocess.Popen(
-                train_command(synthetic_dir, out, "--strategy",
-                              "multi_worker"),
-                cwd=ROOT, env=environment, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True,
-            ))
-        outputs = []
+            # Files, not pipes: a worker whose unread pipe fills up
+            # blocks, and stalls the other at the next collective.
+            logs.append(tmp_path / f"worker{index}-{ports[index]}.log")
+            with open(logs[-1], "w") as log:
+                processes.append(subprocess.Popen(
+                    train_command(synthetic_dir, out, "--strategy",
+                                  "multi_worker", "--heartbeat-timeout",
+                                  "120"),
+                    cwd=ROOT, env=environment, stdout=log,
+                    stderr=subprocess.STDOUT, text=True,
+                ))
         try:
             for process in processes:
-                outputs.append(process.communicate(timeout=TIMEOUT))
+                process.wait(timeout=TIMEOUT)
         finally:
             for process in processes:
                 if process.poll() is None:
                     process.kill()
-        return [(process.returncode, stderr)
-                for process, (_, stderr) in zip(processes, outputs)]
+        return [(process.returncode, log.read_text())
+                for process, log in zip(processes, logs)]
 
     for returncode, stderr in run_on_free_ports(start, 2):
         assert returncode == 0, stderr[-3000:]
@@ -136,6 +140,51 @@ def test_multi_worker_with_two_local_processes(synthetic_dir, tmp_path):
     assert os.path.isfile(os.path.join(out, "deconvnet.keras"))
     # Only the chief (worker 0) wrote the run folder.
     assert not os.path.exists(os.path.join(out, "checkpoint"))
+
+
+def test_coordination_service_gets_the_heartbeat_timeout(monkeypatch):
+    from tensorflow.python.eager import context
+
+    from keras_deconvnet.training import strategies
+
+    # Configured on a context that runs no cluster; restored afterwards.
+    monkeypatch.setattr(context.context(), "_coordination_service_config",
+                        None)
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    strategies.configure_coordination_service(90)
+    config = context.context().coordination_service
+    assert config.heartbeat_timeout_in_ms == 90_000
+    assert config.service_leader == "/job:worker/replica:0/task:0"
+    assert [(job.name, job.num_tasks)
+            for job in config.coordinated_job_list] == [("worker", 2)]
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps(
+        {"cluster": dict(cluster, chief=["127.0.0.1:3"]),
+         "task": {"type": "chief", "index": 0}}))
+    strategies.configure_coordination_service()
+    config = context.context().coordination_service
+    assert config.heartbeat_timeout_in_ms == \
+        strategies.HEARTBEAT_TIMEOUT * 1000
+    assert config.service_leader == "/job:chief/replica:0/task:0"
+    assert [(job.name, job.num_tasks)
+            for job in config.coordinated_job_list] == [
+                ("chief", 1), ("worker", 2)]
+    with pytest.raises(ValueError, match="heartbeat_timeout"):
+        strategies.configure_coordination_service(0)
+
+
+def test_heartbeat_flag_default_is_the_library_default():
+    from keras_deconvnet.commands import train as train_command
+    from keras_deconvnet.training import strategies
+
+    parser = train_command.build_parser()
+    assert parser.parse_args([]).heartbeat_timeout is None  # the library's
+    assert f"default: {strategies.HEARTBEAT_TIMEOUT};" in \
+        " ".join(parser.format_help().split())
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--heartbeat-timeout", "0"])
 
 
 def test_multi_worker_without_tf_config_is_a_clear_error(monkeypatch):

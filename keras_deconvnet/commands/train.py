@@ -45,6 +45,13 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
 def build_parser(prog=None):
     parser = argparse.ArgumentParser(
         prog=prog,  # None: argparse names it after sys.argv[0]
@@ -195,6 +202,12 @@ def build_parser(prog=None):
     run.add_argument("--logical-cpus", type=positive_int,
                      help="split the CPU into this many devices (to try "
                      "--strategy mirrored without GPUs)")
+    run.add_argument("--heartbeat-timeout", type=positive_float,
+                     metavar="SECONDS",
+                     help="multi_worker: seconds a worker may go without a "
+                     "heartbeat before the run stops (default: 60; "
+                     "TensorFlow's own, 10, is missed by workers on a busy "
+                     "CPU)")
     run.add_argument("--checkpoint-every", type=positive_int, default=100,
                      help="steps between checkpoints: a killed run loses "
                      "at most this many steps when rerun")
@@ -236,6 +249,10 @@ def main(argv=None):
         from keras_deconvnet.training.strategies import configure_logical_cpus
 
         configure_logical_cpus(args.logical_cpus)
+    if args.strategy == "multi_worker" and args.heartbeat_timeout:
+        from keras_deconvnet.training import strategies
+
+        strategies.configure_coordination_service(args.heartbeat_timeout)
     from keras_deconvnet.training.callbacks import TrainingDivergedError
     from keras_deconvnet.training.trainer import train
 

@@ -14,6 +14,12 @@ import os
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "data_parallel")
 
+# Seconds a multi-worker task may go without a heartbeat before the run is
+# aborted. TensorFlow's own default, 10 s, is missed by a worker that
+# shares a busy CPU with others (seen on a 2-core machine); a worker that
+# has really died still stops the run within this time.
+HEARTBEAT_TIMEOUT = 60
+
 
 def configure_logical_cpus(count):
     """Splits the CPU into `count` logical devices (before TF starts).
@@ -92,12 +98,51 @@ def is_chief():
         and "chief" not in json.loads(text).get("cluster", {})
 
 
-def get_strategy(name="default"):
+def configure_coordination_service(heartbeat_timeout=HEARTBEAT_TIMEOUT):
+    """Configures the coordination service of a multi-worker run.
+
+    `MultiWorkerMirroredStrategy` would configure it itself, with
+    TensorFlow's 10-s heartbeat timeout; this must run first (before
+    TensorFlow starts), with the cluster of `TF_CONFIG`.
+
+    Args:
+        heartbeat_timeout: seconds without a heartbeat after which a task
+            counts as failed and the run stops.
+    """
+    if not heartbeat_timeout > 0:
+        raise ValueError(
+            "`heartbeat_timeout` must be > 0 seconds. "
+            f"Received: heartbeat_timeout={heartbeat_timeout}"
+        )
+    jobs = parse_tf_config()["cluster"]
+    # Private modules, as MultiWorkerMirroredStrategy itself uses them:
+    # TensorFlow has no public API for this configuration.
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.eager import context
+
+    # The same leader and jobs as the strategy's own configuration.
+    leader = "chief" if "chief" in jobs else "worker"
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=f"/job:{leader}/replica:0/task:0",
+        heartbeat_timeout_in_ms=int(heartbeat_timeout * 1000),
+        coordinated_jobs=[
+            coordination_config_pb2.CoordinatedJob(
+                name=job, num_tasks=len(jobs[job]))
+            for job in ("chief", "worker") if job in jobs
+        ],
+    )
+
+
+def get_strategy(name="default", heartbeat_timeout=HEARTBEAT_TIMEOUT):
     """Creates the `tf.distribute.Strategy` named `name`.
 
     Args:
         name: `"default"`, `"mirrored"` (alias `"data_parallel"`) or
             `"multi_worker"` (TensorFlow only).
+        heartbeat_timeout: `multi_worker` only, unless
+            `configure_coordination_service` ran first: seconds a worker
+            may go without a heartbeat before the run stops.
 
     Returns:
         The strategy; build and compile the model inside `strategy.scope()`.
@@ -125,7 +170,10 @@ def get_strategy(name="default"):
         if not devices:
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
-    parse_tf_config()
+    from tensorflow.python.eager import context
+
+    if context.context().coordination_service is None:
+        configure_coordination_service(heartbeat_timeout)
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
