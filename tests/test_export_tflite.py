@@ -63,6 +63,18 @@ def test_float32_matches_keras(model, exported, images):
     np.testing.assert_allclose(scores, expected, atol=1e-4, rtol=1e-4)
 
 
+def test_every_mode_has_the_crop_signature(exported):
+    # Added to the flatbuffer after conversion (`_with_crop_signature`):
+    # LiteRT's signature runner calls the model by these names.
+    for mode, path in exported.items():
+        interpreter = Interpreter(model_path=path)
+        assert interpreter.get_signature_list() == {
+            "serving_default": {"inputs": ["images"], "outputs": ["scores"]}
+        }, mode
+        (image,) = interpreter.get_input_details()
+        assert list(image["shape"]) == [1, 224, 224, 3], mode
+
+
 @pytest.mark.parametrize("mode", ["float16", "dynamic", "int8"])
 def test_quantized_modes_run_and_stay_close(exported, images, mode):
     reference = run_litert(exported["none"], images)
