@@ -20,12 +20,15 @@ peak memory.
 import argparse
 import json
 import os
-import platform
+import sys
 import time
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import machine_info  # noqa: E402
 
 
 ROUTES = ("frozen_function", "saved_model")
@@ -63,17 +66,6 @@ def litert_scores(tflite_bytes, image):
     return runner(images=image)["scores"]
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv=None):
     args = parse_args(argv)
     import keras
@@ -93,7 +85,7 @@ def main(argv=None):
             times[name].append(time.perf_counter() - start)
             print(f"{name}: {times[name][-1]:.1f} s "
                   f"({len(outputs[name]) / 1e6:.1f} MB)", flush=True)
-    summary = {"cpu": cpu_name(), "width": args.width,
+    summary = {"machine": machine_info(), "width": args.width,
                "weight_megabytes": tflite.weight_bytes(model) / 2**20,
                "seconds": times}
     if len(outputs) == len(ROUTES):

@@ -1,6 +1,6 @@
-"""`benchmarks/tflite_export_time.py`: the frozen-function conversion that
-`export_tflite` uses and the SavedModel route it replaced give the same
-operators and the same LiteRT scores."""
+"""`benchmarks/tflite_export_time.py`: the two conversion routes of
+`export_tflite` (frozen function for small models, SavedModel for large
+ones) give the same operators and the same LiteRT scores."""
 
 import importlib.util
 import json

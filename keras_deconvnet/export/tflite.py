@@ -4,10 +4,10 @@
 `[1, S, S, 3]` RGB 0-255 -> `scores` float32 `[1, S, S, C]`, signature
 `serving_default`), converts it restricted to TFLite builtin ops (small
 models as a function with the weights frozen in, large ones through a
-SavedModel: `FROZEN_CONVERSION_MAX_BYTES`), and checks the result's operator list:
-a Flex (TensorFlow) or custom op fails the export, naming the op, because
-LiteRT runtimes without the Flex delegate (ai-edge-litert among them)
-cannot run it.
+SavedModel: `FROZEN_CONVERSION_MAX_BYTES`), and checks the result's
+operator list: a Flex (TensorFlow) or custom op fails the export, naming
+the op, because LiteRT runtimes without the Flex delegate (ai-edge-litert
+among them) cannot run it.
 
 Quantisation modes (inputs and outputs stay float32 in every mode):
 
