@@ -6,6 +6,7 @@ C, A, B, C, ...) so that load from other processes on a shared machine
 hits all of them alike, and every ratio comes from one such run.
 """
 
+import json
 import math
 import os
 import platform
@@ -151,6 +152,15 @@ def format_table(rows, columns):
     lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths))
               for line in table]
     return "\n".join(lines)
+
+
+def write_report(report, json_path=None):
+    """Prints `RESULT_JSON {...}` (one line, for logs) and writes the
+    report to `json_path` when given."""
+    print("RESULT_JSON " + json.dumps(report))
+    if json_path:
+        with open(json_path, "w") as file:
+            json.dump(report, file, indent=2)
 
 
 def ratio_row(name, numerator, denominator, target=None):

@@ -28,18 +28,22 @@ Examples:
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 
 os.environ["KERAS_BACKEND"] = "jax"
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
 import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
+from common import format_table  # noqa: E402
+from common import write_report  # noqa: E402
 
 from keras_deconvnet.models import DeconvNet  # noqa: E402
 
@@ -232,18 +236,9 @@ def print_table(report):
     print(f"\ndevice {report['device']}, jax {report['jax']}, keras "
           f"{report['keras']}, width {report['width']}, median of "
           f"{report['repeats']} after {report['warmup']} warm-up calls")
-    columns = ("precision", "mode", "batch", "crops_per_s", "median_s",
-               "first_call_s", "tflops", "target_crops_per_s", "met",
-               "status")
-    print("  ".join(f"{c:>12}" for c in columns))
-    for row in report["results"]:
-        cells = []
-        for column in columns:
-            value = row.get(column, "-")
-            if isinstance(value, float):
-                value = f"{value:.4g}"
-            cells.append(f"{str(value):>12}")
-        print("  ".join(cells))
+    print(format_table(report["results"], (
+        "precision", "mode", "batch", "crops_per_s", "median_s",
+        "first_call_s", "tflops", "target_crops_per_s", "met", "status")))
     print(f"total {report['total_s']:.0f} s; TensorFlow imported: "
           f"{report['tensorflow_imported']}")
 
@@ -252,10 +247,7 @@ def main(argv=None):
     args = parse_args(argv)
     report = run(args)
     print_table(report)
-    print("RESULT_JSON " + json.dumps(report))
-    if args.json:
-        with open(args.json, "w") as file:
-            json.dump(report, file, indent=2)
+    write_report(report, args.json)
     return report
 
 

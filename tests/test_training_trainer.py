@@ -14,6 +14,7 @@ import keras
 from tests.conftest import SMALL_WIDTH
 from tests.conftest import op_determinism
 import keras_deconvnet
+from keras_deconvnet.training import backends
 from keras_deconvnet.training import checkpoint_arrays
 from keras_deconvnet.training import checkpoints
 from keras_deconvnet.training.callbacks import TrainingDivergedError
@@ -26,7 +27,6 @@ pytestmark = [
                        reason="tf.data training"),
     pytest.mark.usefixtures("deterministic_ops"),
 ]
-ON_GPU = bool(tf.config.list_physical_devices("GPU"))
 
 
 def in_memory_batches(rng, steps, batch_size=2, num_classes=3, nan_at=None,
@@ -141,8 +141,8 @@ def keras_deconvnet_model():
 def test_mixed_precision_keeps_scores_and_loss_float32(mixed_precision_run):
     result = mixed_precision_run
     model = result.model
-    # float16 (with loss scaling) on a GPU, bfloat16 on a CPU.
-    half = "float16" if ON_GPU else "bfloat16"
+    # bfloat16 on a CPU and on GPUs from Ampere on.
+    half = backends.precision_policy(True).split("_")[1]
     assert model.get_layer("conv1_1").compute_dtype == half
     assert model.get_layer("conv1_1").kernel.dtype == "float32"
     assert model.get_layer("seg_score").compute_dtype == "float32"
@@ -171,7 +171,7 @@ def test_mixed_precision_policy_is_restored_after_an_error(tmp_path, rng,
     with pytest.raises(tf.errors.InvalidArgumentError, match="Labels must"):
         train(train_data=in_memory_batches(rng, 1, label=7),
               mixed_precision=True, **train_arguments(tmp_path / "run", 1))
-    half = "float16" if ON_GPU else "bfloat16"
+    half = backends.precision_policy(True).split("_")[1]
     assert policies == [f"mixed_{half}", "float32"]
     assert keras.mixed_precision.global_policy().name == "float32"
 

@@ -154,8 +154,9 @@ def build_parser(prog=None):
                         help="seeds weights, crop order, crops and flips")
     recipe.add_argument("--mixed-precision",
                         action=argparse.BooleanOptionalAction, default=False,
-                        help="mixed_float16 on GPU (loss scaling), "
-                        "mixed_bfloat16 on CPU; scores and loss in float32")
+                        help="mixed_bfloat16 on CPUs and GPUs from Ampere on, "
+                        "mixed_float16 (loss scaling) on older GPUs; scores "
+                        "and loss in float32")
     recipe.add_argument("--jit-compile", choices=tuple(SWITCHES),
                         default="auto",
                         help="XLA-compile the training step; auto: on GPU "

@@ -1,70 +1,13 @@
 """A compiled forward pass that leaves the model alone, in float32 or
 bfloat16."""
 
-import warnings
-
 import keras
 
 from keras_deconvnet.layers import jit_compile_override
-
-
-PRECISIONS = ("float32", "bfloat16")
-
-
-def cpu_bf16_support():
-    """How this CPU runs bfloat16 matrix products: `"amx"` (AMX tiles),
-    `"avx512_bf16"` (AVX-512 BF16 dot products) or `None` (emulated,
-    usually slower than float32). Read from /proc/cpuinfo (Linux)."""
-    try:
-        with open("/proc/cpuinfo") as file:
-            flags = set(next(
-                (line for line in file if line.startswith("flags")), ""
-            ).split())
-    except OSError:
-        return None
-    if "amx_bf16" in flags:
-        return "amx"
-    return "avx512_bf16" if "avx512_bf16" in flags else None
-
-
-def with_precision(model, precision="float32"):
-    """`model` itself for `"float32"`; for `"bfloat16"`, an inference twin
-    whose layers compute in bfloat16 (`mixed_bfloat16`: float32
-    variables), except the input preprocessing (mean subtraction of 0-255
-    values needs float32's resolution) and the output scores.
-
-    The bfloat16 twin has its BatchNormalization layers folded into the
-    convolutions (`models.fold_batch_norm`) where the model is functional:
-    Keras normalises bfloat16 activations in float32, so every unfolded
-    BN adds two casts and a pass over a large activation. Folding is exact
-    in inference mode; on a 2-core Xeon with AMX the paper network's bf16
-    forward went from 1.70 s to 1.32 s per batch of 8. The twin is for
-    inference.
-
-    Raises:
-        ValueError: unknown `precision`.
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"`precision` must be one of {PRECISIONS}. "
-                         f"Received: precision={precision!r}")
-    if precision == "float32":
-        return model
-    if cpu_bf16_support() is None and keras.backend.backend() != "jax":
-        warnings.warn("This CPU has neither AMX nor AVX-512 BF16: bfloat16 "
-                      "is emulated and usually slower than float32.")
-    from keras_deconvnet.models.batch_norm_folding import (
-        fold_batch_norm_if_possible)
-
-    model = fold_batch_norm_if_possible(model)
-    config = model.get_config()
-    outputs = set(model.output_names)
-    for layer in config["layers"]:
-        if (layer["class_name"] not in ("InputLayer", "CaffePreprocessing")
-                and layer["config"]["name"] not in outputs):
-            layer["config"]["dtype"] = "mixed_bfloat16"
-    twin = model.__class__.from_config(config)
-    twin.set_weights(model.get_weights())
-    return twin
+# Re-exported: the precision helpers lived here first.
+from keras_deconvnet.models.precision import PRECISIONS  # noqa: F401
+from keras_deconvnet.models.precision import cpu_bf16_support  # noqa: F401
+from keras_deconvnet.models.precision import with_precision  # noqa: F401
 
 
 def compiled_forward(model, training=False):

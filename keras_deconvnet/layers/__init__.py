@@ -8,6 +8,7 @@ from keras_deconvnet.layers.max_pooling_with_argmax import (
     MaxPoolingWithArgmax2D,
 )
 from keras_deconvnet.layers.max_unpooling import MaxUnpooling2D
+from keras_deconvnet.layers.scores_to_labels import ScoresToLabels
 from keras_deconvnet.layers.window_utils import jit_compile_override
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "CropToReference",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
+    "ScoresToLabels",
     "jit_compile_override",
     "pooling_jit_compile",
     "set_pooling_jit_compile",

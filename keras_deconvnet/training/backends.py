@@ -29,13 +29,56 @@ def has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def precision_policy(enabled):
-    """`"float32"`, or the mixed policy of the hardware at hand."""
+def gpu_compute_capabilities():
+    """The compute capability `(major, minor)` of each GPU the backend
+    sees (an empty list without GPUs; `None` where it is not reported)."""
+    def parse(value):
+        if value is None:
+            return None
+        if isinstance(value, str):  # JAX: "9.0"
+            value = value.split(".")
+        return tuple(int(part) for part in value)[:2]
+
+    if backend() == "jax":
+        import jax
+
+        return [parse(getattr(device, "compute_capability", None))
+                for device in jax.devices() if device.platform == "gpu"]
+    import tensorflow as tf
+
+    return [parse(tf.config.experimental.get_device_details(device)
+                  .get("compute_capability"))
+            for device in tf.config.list_physical_devices("GPU")]
+
+
+# Ampere (compute capability 8.0) and later multiply bfloat16 in their
+# tensor cores at float16's rate.
+BFLOAT16_MIN_COMPUTE_CAPABILITY = (8, 0)
+
+
+def precision_policy(enabled, capabilities=None):
+    """`"float32"`, or the mixed policy of the hardware at hand.
+
+    `mixed_bfloat16` on CPUs and on GPUs from Ampere on: bfloat16 has
+    float32's range, so it needs no loss scaling. `mixed_float16` on
+    older GPUs, which have float16 tensor cores only (Keras adds the
+    loss-scaling optimizer in `compile`).
+
+    Args:
+        enabled: whether mixed precision is asked for.
+        capabilities: the GPUs' compute capabilities, for tests; default:
+            `gpu_compute_capabilities()`.
+    """
     if not enabled:
         return "float32"
-    # float16 needs loss scaling (Keras adds a LossScaleOptimizer in
-    # compile); bfloat16 has float32's range and does not.
-    return "mixed_float16" if has_gpu() else "mixed_bfloat16"
+    if capabilities is None:
+        capabilities = gpu_compute_capabilities()
+    if not capabilities or all(
+            capability is not None
+            and capability >= BFLOAT16_MIN_COMPUTE_CAPABILITY
+            for capability in capabilities):
+        return "mixed_bfloat16"
+    return "mixed_float16"
 
 
 def default_jit_compile(requested):

@@ -16,12 +16,11 @@ from keras_deconvnet.data.augmentation import check_scale_range
 from keras_deconvnet.model_metadata import check_tile_settings
 from keras_deconvnet.training import backends
 from keras_deconvnet.training import strategies
-from keras_deconvnet.training.losses import SegmentationCrossEntropy
 from keras_deconvnet.training.losses import check_weight_power
 from keras_deconvnet.training.losses import checked_label_batches
 from keras_deconvnet.training.losses import median_frequency_weights
+from keras_deconvnet.training.model_compile import compile_for_training
 from keras_deconvnet.training.optimizers import OPTIMIZERS
-from keras_deconvnet.training.optimizers import training_optimizer
 from keras_deconvnet.training.schedules import SCHEDULES
 from keras_deconvnet.training.schedules import CaffeStepSchedule
 from keras_deconvnet.training.schedules import poly_schedule
@@ -287,27 +286,15 @@ def prepare(arguments):
             width=a["width"],
             weights=a["init"],
         )
-        model.compile(
-            optimizer=training_optimizer(
-                a["optimizer"], learning_rate, momentum=a["momentum"],
-                weight_decay=a["weight_decay"],
-                bias_learning_rate_multiplier=a[
-                    "bias_learning_rate_multiplier"],
-            ),
-            loss=SegmentationCrossEntropy(
-                prepared["ignore_label"],
-                class_weights=prepared["class_weights"],
-            ),
-            metrics=[keras.metrics.MeanIoU(
-                num_classes, ignore_class=prepared["ignore_label"],
-                sparse_y_pred=False, name="mean_iou",
-            )],
+        compile_for_training(
+            model, num_classes=num_classes,
+            ignore_label=prepared["ignore_label"],
+            class_weights=prepared["class_weights"],
+            optimizer=a["optimizer"], learning_rate=learning_rate,
+            momentum=a["momentum"], weight_decay=a["weight_decay"],
+            bias_learning_rate_multiplier=a["bias_learning_rate_multiplier"],
             jit_compile=whole_step_xla,
         )
-        # The slots now, not inside the first traced step: TensorFlow traces
-        # a `tf.function` that creates variables twice, and on a CPU each
-        # trace of the training step costs as much as dozens of steps.
-        model.optimizer.build(model.trainable_variables)
     if a["strategy"] == "multi_worker":
         strategies.patch_multi_worker_fit(model, strategy)
     if backends.backend() == "tensorflow":

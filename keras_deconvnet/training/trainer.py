@@ -28,6 +28,7 @@ from keras_deconvnet.training.callbacks import HistoryWriter
 from keras_deconvnet.training.callbacks import StopOnNaN
 from keras_deconvnet.training.callbacks import TrainingDivergedError  # noqa
 from keras_deconvnet.training.curves import LearningCurves
+from keras_deconvnet.training.model_compile import PAPER_OPTIMIZER
 from keras_deconvnet.training.checkpoints import CHECKPOINT_DIR
 from keras_deconvnet.training.checkpoints import default_out_dir  # noqa
 from keras_deconvnet.training.checkpoints import model_file
@@ -70,11 +71,11 @@ def train(
     epochs=None,
     steps_per_epoch=None,
     batch_size=64,
-    learning_rate=0.01,
-    optimizer="sgd",
-    momentum=0.9,
-    weight_decay=0.0005,
-    bias_learning_rate_multiplier=2.0,
+    learning_rate=PAPER_OPTIMIZER["learning_rate"],
+    optimizer=PAPER_OPTIMIZER["optimizer"],
+    momentum=PAPER_OPTIMIZER["momentum"],
+    weight_decay=PAPER_OPTIMIZER["weight_decay"],
+    bias_learning_rate_multiplier=PAPER_OPTIMIZER["bias_learning_rate_multiplier"],
     schedule="plateau",
     step_size=None,
     plateau_patience=3,
@@ -177,8 +178,9 @@ def train(
             scales: a Caffe-converted model) is refused, see
             `allow_folded_batch_norm`.
         seed: seeds weights, crops, order and flips.
-        mixed_precision: `mixed_float16` on GPU (with loss scaling),
-            `mixed_bfloat16` otherwise; scores and loss stay float32.
+        mixed_precision: `mixed_bfloat16` on CPUs and on GPUs from Ampere
+            on, `mixed_float16` (with loss scaling) on older GPUs; scores
+            and loss stay float32.
         num_classes: classes (folder datasets, or in-memory `train_data`).
         ignore_label: label without loss (folder datasets, `train_data`);
             default 255 (`keras_deconvnet.palette.VOC_IGNORE_LABEL`) for
