@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-# The smallest integer type that holds every label of `num_classes`.
+# The label dtypes on offer; `None` picks the smaller one that fits.
 LABEL_DTYPES = ("uint8", "int32")
 
 

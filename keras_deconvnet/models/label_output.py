@@ -12,6 +12,7 @@ import keras
 
 from keras_deconvnet.layers.scores_to_labels import ScoresToLabels
 
+
 def with_label_output(model, label_dtype=None):
     """A model that returns `model`'s per-pixel labels instead of scores.
 
