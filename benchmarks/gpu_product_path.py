@@ -52,6 +52,7 @@ import numpy as np  # noqa: E402
 
 from common import format_table  # noqa: E402
 from common import write_report  # noqa: E402
+from gpu_jax import median_seconds  # noqa: E402
 
 from keras_deconvnet.models import DeconvNet  # noqa: E402
 from keras_deconvnet.models import with_label_output  # noqa: E402
@@ -98,19 +99,6 @@ def parse_args(argv=None):
     parser.add_argument("--json", metavar="FILE",
                         help="also write the results to FILE")
     return parser.parse_args(argv)
-
-
-def median_seconds(function, repeats):
-    """(median, min, first call) seconds; the first call compiles."""
-    started = time.perf_counter()
-    function()
-    first_call = time.perf_counter() - started
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples), min(samples), first_call
 
 
 def device_data(count, size, labels):
@@ -252,7 +240,9 @@ def run(args):
                 call, crops = predict_call(
                     args, precision, batch_size, on_device,
                     labels=mode == "inference_labels")
-            median, fastest, first_call = median_seconds(call, args.repeats)
+            # One warm-up call: the compiling one.
+            median, fastest, first_call = median_seconds(
+                call, args.repeats, warmup=1)
             if on_device:
                 row["device_to_host_gb_per_s"] = copy_rate(call.last_scores)
             del call
