@@ -53,6 +53,12 @@ def test_help_documents_every_option():
     args = train_script.build_parser().parse_args([])
     assert (args.lr, args.momentum, args.weight_decay, args.batch_size) == (
         0.01, 0.9, 0.0005, 64)
+    from keras_deconvnet.training.model_compile import PAPER_OPTIMIZER
+
+    assert {"optimizer": args.optimizer, "learning_rate": args.lr,
+            "momentum": args.momentum, "weight_decay": args.weight_decay} == {
+        key: PAPER_OPTIMIZER[key] for key in (
+            "optimizer", "learning_rate", "momentum", "weight_decay")}
     assert args.schedule == "plateau" and args.stage == 1
     # BN re-estimation: by default sized to the run (not always 14,000).
     assert args.bn_examples is None

@@ -9,7 +9,9 @@ import keras
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
 from keras_deconvnet.training.optimizers import training_optimizer
 
-# The paper's solver (Caffe SGD); `train()` and `train.py` default to it.
+# The paper's solver (Caffe SGD): `train()`'s defaults. `train.py`'s flags
+# repeat the values (its parser imports no Keras, for a fast --help);
+# tests/test_train_script.py holds the two equal.
 PAPER_OPTIMIZER = {
     "optimizer": "sgd",
     "learning_rate": 0.01,
