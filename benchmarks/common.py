@@ -6,6 +6,7 @@ C, A, B, C, ...) so that load from other processes on a shared machine
 hits all of them alike, and every ratio comes from one such run.
 """
 
+import argparse
 import json
 import math
 import os
@@ -214,3 +215,30 @@ class Section:
         for text in self.notes:
             print(f"note: {text}")
         print(flush=True)
+
+
+def layer_benchmark_parser(doc, repeats, repeats_help):
+    """The parser of a standalone per-layer benchmark: `--repeats`,
+    `--batch` (default 8) and `--json`; `doc` is the script's docstring,
+    whose first paragraph becomes the description."""
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help=repeats_help)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--json", default=None, help="write the report here")
+    return parser
+
+
+def parse_layer_benchmark_args(parser, argv):
+    """`parser.parse_args(argv)`, then a usage error (exit 2) naming
+    `--repeats` or `--batch` when either is below 1; also prints the CPU.
+    Returns `(args, machine_info())`."""
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.batch < 1:
+        parser.error(f"--repeats and --batch must be >= 1. Received: "
+                     f"--repeats {args.repeats}, --batch {args.batch}")
+    info = machine_info()
+    print(f"CPU: {info['processor']} ({info['cpu_count']} cores)")
+    return args, info

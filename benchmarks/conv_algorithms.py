@@ -21,7 +21,6 @@ convolutions: with stride 1 they are convolutions with a flipped kernel,
 and oneDNN ran the two at the same speed (docs/performance.md).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -32,7 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import format_table  # noqa: E402
-from common import machine_info  # noqa: E402
+from common import layer_benchmark_parser  # noqa: E402
+from common import parse_layer_benchmark_args  # noqa: E402
 from common import time_interleaved  # noqa: E402
 
 # Winograd F(m x m, 3x3) (Lavin and Gray, 2016): input transform B^T,
@@ -181,21 +181,11 @@ def project(rows, forward_seconds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="interleaved timed rounds per shape")
-    parser.add_argument("--batch", type=int, default=8)
+    parser = layer_benchmark_parser(__doc__, 3,
+                                    "interleaved timed rounds per shape")
     parser.add_argument("--no-forward", action="store_true",
                         help="skip timing the folded paper network")
-    parser.add_argument("--json", default=None, help="write the report here")
-    args = parser.parse_args(argv)
-    if args.repeats < 1 or args.batch < 1:
-        parser.error(f"--repeats and --batch must be >= 1. Received: "
-                     f"--repeats {args.repeats}, --batch {args.batch}")
-    info = machine_info()
-    print(f"CPU: {info['processor']} ({info['cpu_count']} cores)")
+    args, info = parse_layer_benchmark_args(parser, argv)
     rows = measure(args)
     forward_seconds = None if args.no_forward else time_forward(args)
     columns = ["layer", "direct ms", "F(2,3) ms", "F(4,3) ms",

@@ -1,24 +1,17 @@
 """`benchmarks/conv_algorithms.py`: the Winograd convolutions it times
 compute the same "same" 3x3 convolution as a NumPy reference."""
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+from tests.benchmark_modules import load_benchmark
 
-PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), "benchmarks", "conv_algorithms.py")
+tf = pytest.importorskip("tensorflow")
 
 
 @pytest.fixture(scope="module")
 def conv_algorithms():
-    spec = importlib.util.spec_from_file_location("conv_algorithms", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("conv_algorithms")
 
 
 def numpy_same_conv(x, kernel):

@@ -57,6 +57,7 @@ def test_layer_tests_pass_on_jax(cache_dir):
             "-m", "not slow",
             "tests/test_max_pooling_with_argmax.py",
             "tests/test_max_unpooling.py",
+            "tests/test_full_window_conv.py",
             "tests/test_fcn8s.py",
         ],
         cache_dir,

@@ -4,6 +4,8 @@ import contextlib
 
 from keras_deconvnet.layers.caffe_preprocessing import CaffePreprocessing
 from keras_deconvnet.layers.crop_to_reference import CropToReference
+from keras_deconvnet.layers.full_window_conv import FullWindowConv2D
+from keras_deconvnet.layers.full_window_conv import FullWindowConv2DTranspose
 from keras_deconvnet.layers.max_pooling_with_argmax import (
     MaxPoolingWithArgmax2D,
 )
@@ -14,6 +16,8 @@ from keras_deconvnet.layers.window_utils import jit_compile_override
 __all__ = [
     "CaffePreprocessing",
     "CropToReference",
+    "FullWindowConv2D",
+    "FullWindowConv2DTranspose",
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
     "ScoresToLabels",

@@ -11,6 +11,8 @@ Written with Keras and NumPy only, so it works on every backend.
 import keras
 import numpy as np
 
+from keras_deconvnet.layers import FullWindowConv2D
+from keras_deconvnet.layers import FullWindowConv2DTranspose
 from keras_deconvnet.models.segmentation_model import SegmentationModel
 
 # Layers whose output channels are the last kernel axis (Conv2D,
@@ -20,6 +22,8 @@ FOLDABLE_LAYERS = {
     keras.layers.Conv2D: -1,
     keras.layers.Conv2DTranspose: -2,
     keras.layers.Dense: -1,
+    FullWindowConv2D: -1,
+    FullWindowConv2DTranspose: -2,
 }
 
 

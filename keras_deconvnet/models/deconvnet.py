@@ -3,6 +3,8 @@
 import keras
 
 from keras_deconvnet.layers import CaffePreprocessing
+from keras_deconvnet.layers import FullWindowConv2D
+from keras_deconvnet.layers import FullWindowConv2DTranspose
 from keras_deconvnet.layers import MaxPoolingWithArgmax2D
 from keras_deconvnet.layers import MaxUnpooling2D
 from keras_deconvnet.models import vgg16_encoder
@@ -48,8 +50,9 @@ def validate_input_shape(input_shape):
     return (height, width, channels)
 
 
-def _deconv_block(x, filters, name, kernel_size=3, padding="same"):
-    x = keras.layers.Conv2DTranspose(
+def _deconv_block(x, filters, name, kernel_size=3, padding="same",
+                  conv_class=keras.layers.Conv2DTranspose):
+    x = conv_class(
         filters,
         kernel_size,
         padding=padding,
@@ -134,12 +137,18 @@ def DeconvNet(
         )
         x, switches[block] = MaxPoolingWithArgmax2D(name=f"pool{block}")(x)
 
+    # fc6, fc7 and fc6-deconv are matrix products at 224x224 input (their
+    # windows cover their inputs); the FullWindow layers compute them so.
     x = vgg16_encoder.conv_bn_relu(
-        x, channels(4096), "fc6", kernel_size=7, padding="valid"
+        x, channels(4096), "fc6", kernel_size=7, padding="valid",
+        conv_class=FullWindowConv2D,
     )
-    x = vgg16_encoder.conv_bn_relu(x, channels(4096), "fc7", kernel_size=1)
+    x = vgg16_encoder.conv_bn_relu(
+        x, channels(4096), "fc7", kernel_size=1, conv_class=FullWindowConv2D
+    )
     x = _deconv_block(
-        x, channels(512), "fc6_deconv", kernel_size=7, padding="valid"
+        x, channels(512), "fc6_deconv", kernel_size=7, padding="valid",
+        conv_class=FullWindowConv2DTranspose,
     )
     for block, filters in DECODER_BLOCKS:
         x = MaxUnpooling2D(name=f"unpool{block}")(x, switches[block])

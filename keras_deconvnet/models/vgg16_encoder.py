@@ -36,9 +36,11 @@ def scaled_channels(width):
     return channels
 
 
-def conv_bn_relu(x, filters, name, kernel_size=3, padding="same", bn=True):
-    """Convolution, then (optionally) BatchNormalization, then ReLU."""
-    x = keras.layers.Conv2D(
+def conv_bn_relu(x, filters, name, kernel_size=3, padding="same", bn=True,
+                 conv_class=keras.layers.Conv2D):
+    """Convolution (of `conv_class`), then (optionally) BatchNormalization,
+    then ReLU."""
+    x = conv_class(
         filters,
         kernel_size,
         padding=padding,
