@@ -4,9 +4,11 @@ The paper network's forward at `--paths-batch` crops, same weights, all
 candidates timed in interleaved rounds of one run:
 - `keras default`: `DeconvNet(...).predict_on_batch` as built (pooling
   layers `jit_compile="auto"`: XLA clusters in Keras' predict graph);
-- `keras best fp32`: `fold_batch_norm` of it, `predict_on_batch`;
+- `keras best fp32`: `optimize_for_inference` of it (BN folded, the
+  decoder's transposed convolutions as convolutions), `predict_on_batch`;
 - `keras bf16`: `inference.forward.with_precision(model, "bfloat16")`
-  (what `Segmenter(precision="bfloat16")` runs: BN folded, bf16 compute),
+  (what `Segmenter(precision="bfloat16")` runs: `optimize_for_inference`,
+  bf16 weights and compute),
   `predict_on_batch`;
 - `torch default`: `torch_reference.TorchDeconvNet`, NCHW, eager,
   `torch.no_grad()`;
@@ -33,10 +35,10 @@ TARGETS = {"default": 1.3, "best fp32": 1.5, "bf16": 1.2}
 def _keras_candidates(width, images):
     from keras_deconvnet.inference.forward import with_precision
     from keras_deconvnet.models import DeconvNet
-    from keras_deconvnet.models import fold_batch_norm
+    from keras_deconvnet.models import optimize_for_inference
 
     model = DeconvNet(num_classes=NUM_CLASSES, width=width)
-    folded = fold_batch_norm(model)
+    folded = optimize_for_inference(model)
     bf16 = with_precision(model, "bfloat16")
     return model, {
         "keras default": lambda: model.predict_on_batch(images),

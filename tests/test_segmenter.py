@@ -282,7 +282,7 @@ def test_informative_deconvnet_whole_mode_matches_a_numpy_reference():
 
 def test_bfloat16_precision_runs_a_bf16_twin_close_to_float32(rng):
     from keras_deconvnet.inference.forward import with_precision
-    from keras_deconvnet.models import fold_batch_norm
+    from keras_deconvnet.models import optimize_for_inference
     from tests.layer_testing import make_informative
 
     model = keras_deconvnet.DeconvNet(num_classes=3, width=SMALL_WIDTH)
@@ -296,8 +296,9 @@ def test_bfloat16_precision_runs_a_bf16_twin_close_to_float32(rng):
     assert with_precision(model, "float32") is model
     exact = Segmenter(model, mode="whole").scores(image)
     fast = Segmenter(model, mode="whole", precision="bfloat16").scores(image)
-    # The twin runs the model's weights with BN folded into the convolutions.
-    folded = fold_batch_norm(model)
+    # The twin runs the weights of optimize_for_inference(model): BN
+    # folded into the convolutions, the decoder's as convolutions.
+    folded = optimize_for_inference(model)
     assert not any(isinstance(layer, keras.layers.BatchNormalization)
                    for layer in twin.layers)
     assert len(twin.weights) == len(folded.weights) < len(model.weights)

@@ -107,7 +107,8 @@ def _folded_weights(producer, batch_norm):
     return kernel, bias
 
 
-def _is_functional(model):
+def is_functional(model):
+    """True for a functional `keras.Model` (a graph of layers)."""
     return isinstance(model, keras.Model) and hasattr(
         model, "_run_through_graph")
 
@@ -116,7 +117,7 @@ def fold_batch_norm_if_possible(model):
     """`fold_batch_norm(model)` where `model` is functional and has a
     foldable BN; otherwise `model` itself (subclassed models, networks
     without BN such as FCN-8s)."""
-    if _is_functional(model) and find_foldable_pairs(model):
+    if is_functional(model) and find_foldable_pairs(model):
         return fold_batch_norm(model)
     return model
 
@@ -150,7 +151,7 @@ def fold_batch_norm(model):
     >>> len(inference_model.layers) < len(model.layers)
     True
     """
-    if not _is_functional(model):
+    if not is_functional(model):
         raise ValueError(
             "`fold_batch_norm` needs a functional keras.Model (built from "
             "keras.Input). Received: "

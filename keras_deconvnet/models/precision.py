@@ -51,13 +51,14 @@ def with_precision(model, precision="float32"):
     preprocessing (mean subtraction of 0-255 values needs float32's
     resolution) and the output scores.
 
-    The bfloat16 twin has its BatchNormalization layers folded into the
-    convolutions (`models.fold_batch_norm`) where the model is functional:
-    Keras normalises bfloat16 activations in float32, so every unfolded
-    BN adds two casts and a pass over a large activation. Folding is exact
-    in inference mode; on a 2-core Xeon with AMX the paper network's bf16
-    forward went from 1.70 s to 1.32 s per batch of 8. The twin is for
-    inference.
+    The bfloat16 twin is built from `models.optimize_for_inference(model)`
+    where the model is functional: BatchNormalization folded into the
+    convolutions (Keras normalises bfloat16 activations in float32, so
+    every unfolded BN adds two casts and a pass over a large activation;
+    on a 2-core Xeon with AMX folding took the paper network's bf16
+    forward from 1.70 s to 1.32 s per batch of 8), and stride-1
+    transposed convolutions as convolutions. Both are exact in inference
+    mode. The twin is for inference.
 
     Raises:
         ValueError: unknown `precision`.
@@ -70,10 +71,9 @@ def with_precision(model, precision="float32"):
     if cpu_bf16_support() is None and keras.backend.backend() != "jax":
         warnings.warn("This CPU has neither AMX nor AVX-512 BF16: bfloat16 "
                       "is emulated and usually slower than float32.")
-    from keras_deconvnet.models.batch_norm_folding import (
-        fold_batch_norm_if_possible)
+    from keras_deconvnet.models.inference_model import optimize_for_inference
 
-    model = fold_batch_norm_if_possible(model)
+    model = optimize_for_inference(model)
     config = model.get_config()
     outputs = set(model.output_names)
     for layer in config["layers"]:
