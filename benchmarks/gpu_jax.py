@@ -232,15 +232,23 @@ def run(args):
     }
 
 
-def print_table(report):
+def print_gpu_report(report, columns, first_calls):
+    """The table of a GPU report (this script's or
+    `gpu_product_path.py`'s); `first_calls` says what came before the
+    timed calls."""
     print(f"\ndevice {report['device']}, jax {report['jax']}, keras "
           f"{report['keras']}, width {report['width']}, median of "
-          f"{report['repeats']} after {report['warmup']} warm-up calls")
-    print(format_table(report["results"], (
-        "precision", "mode", "batch", "crops_per_s", "median_s",
-        "first_call_s", "tflops", "target_crops_per_s", "met", "status")))
+          f"{report['repeats']} after {first_calls}")
+    print(format_table(report["results"], columns))
     print(f"total {report['total_s']:.0f} s; TensorFlow imported: "
           f"{report['tensorflow_imported']}")
+
+
+def print_table(report):
+    print_gpu_report(report, (
+        "precision", "mode", "batch", "crops_per_s", "median_s",
+        "first_call_s", "tflops", "target_crops_per_s", "met", "status"),
+        f"{report['warmup']} warm-up calls")
 
 
 def main(argv=None):

@@ -50,9 +50,9 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from common import format_table  # noqa: E402
 from common import write_report  # noqa: E402
 from gpu_jax import median_seconds  # noqa: E402
+from gpu_jax import print_gpu_report  # noqa: E402
 
 from keras_deconvnet.models import DeconvNet  # noqa: E402
 from keras_deconvnet.models import with_label_output  # noqa: E402
@@ -274,14 +274,10 @@ def run(args):
 
 
 def print_table(report):
-    print(f"\ndevice {report['device']}, jax {report['jax']}, keras "
-          f"{report['keras']}, width {report['width']}, median of "
-          f"{report['repeats']} after a compiling call")
-    print(format_table(report["results"], (
+    print_gpu_report(report, (
         "mode", "precision", "batch", "crops_per_s", "median_s",
-        "first_call_s", "target_crops_per_s", "met", "status")))
-    print(f"total {report['total_s']:.0f} s; TensorFlow imported: "
-          f"{report['tensorflow_imported']}")
+        "first_call_s", "target_crops_per_s", "met", "status"),
+        "a compiling call")
 
 
 def main(argv=None):

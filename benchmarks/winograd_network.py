@@ -65,6 +65,8 @@ def with_winograd(model, sizes):
     the converted layers."""
     import keras
 
+    from keras_deconvnet.models.batch_norm_folding import clone_with_weights
+
     layer_class = winograd_layer_class()
     converted = []
 
@@ -80,10 +82,8 @@ def with_winograd(model, sizes):
             return layer_class(kernel, bias, name=layer.name)
         return layer.__class__.from_config(layer.get_config())
 
-    winograd = keras.models.clone_model(model, clone_function=clone)
-    for layer in winograd.layers:
-        if layer.weights:
-            layer.set_weights(model.get_layer(layer.name).get_weights())
+    winograd = clone_with_weights(
+        model, clone, lambda old_layer, _: old_layer.get_weights())
     return winograd, converted
 
 

@@ -113,6 +113,24 @@ def is_functional(model):
         model, "_run_through_graph")
 
 
+def clone_with_weights(model, clone_layer, weights_of, call_layer=None):
+    """`keras.models.clone_model(model, clone_layer, call_function=
+    call_layer)` whose every layer with weights gets
+    `weights_of(old_layer, new_layer)` (the layer of the same name in
+    `model`, and its clone), keeping a `SegmentationModel`'s metadata."""
+    clone = keras.models.clone_model(
+        model, clone_function=clone_layer, call_function=call_layer
+    )
+    for new_layer in clone.layers:
+        if new_layer.weights:
+            new_layer.set_weights(
+                weights_of(model.get_layer(new_layer.name), new_layer))
+    if isinstance(model, SegmentationModel):
+        # clone_model rebuilds the graph only; the metadata stays the same.
+        clone.stored_metadata = model.stored_metadata
+    return clone
+
+
 def fold_batch_norm_if_possible(model):
     """`fold_batch_norm(model)` where `model` is functional and has a
     foldable BN; otherwise `model` itself (subclassed models, networks
@@ -172,21 +190,12 @@ def fold_batch_norm(model):
             return args[0]
         return layer(*args, **kwargs)
 
-    folded = keras.models.clone_model(
-        model, clone_function=clone_layer, call_function=call_layer
-    )
-    for new_layer in folded.layers:
-        if not new_layer.weights:
-            continue
-        old_layer = model.get_layer(new_layer.name)
-        if new_layer.name in batch_norm_of:
-            batch_norm = model.get_layer(batch_norm_of[new_layer.name])
-            kernel, bias = _folded_weights(old_layer, batch_norm)
-            new_layer.kernel.assign(kernel.astype(new_layer.kernel.dtype))
-            new_layer.bias.assign(bias.astype(new_layer.bias.dtype))
-        else:
-            new_layer.set_weights(old_layer.get_weights())
-    if isinstance(model, SegmentationModel):
-        # clone_model rebuilds the graph only; the metadata stays the same.
-        folded.stored_metadata = model.stored_metadata
-    return folded
+    def weights_of(old_layer, new_layer):
+        if new_layer.name not in batch_norm_of:
+            return old_layer.get_weights()
+        batch_norm = model.get_layer(batch_norm_of[new_layer.name])
+        kernel, bias = _folded_weights(old_layer, batch_norm)
+        return [kernel.astype(new_layer.kernel.dtype),
+                bias.astype(new_layer.bias.dtype)]
+
+    return clone_with_weights(model, clone_layer, weights_of, call_layer)

@@ -17,10 +17,10 @@ Written with Keras and NumPy only, so it works on every backend.
 import keras
 import numpy as np
 
+from keras_deconvnet.models.batch_norm_folding import clone_with_weights
 from keras_deconvnet.models.batch_norm_folding import is_functional
 from keras_deconvnet.models.batch_norm_folding import (
     fold_batch_norm_if_possible)
-from keras_deconvnet.models.segmentation_model import SegmentationModel
 
 
 def is_convolution_in_disguise(layer):
@@ -64,18 +64,13 @@ def deconvolutions_as_convolutions(model):
             return keras.layers.Conv2D.from_config(config)
         return layer.__class__.from_config(config)
 
-    converted = keras.models.clone_model(model, clone_function=clone_layer)
-    for new_layer in converted.layers:
-        if not new_layer.weights:
-            continue
-        old_layer = model.get_layer(new_layer.name)
+    def weights_of(old_layer, new_layer):
         weights = old_layer.get_weights()
         if is_convolution_in_disguise(old_layer):
             weights[0] = convolution_kernel(weights[0])
-        new_layer.set_weights(weights)
-    if isinstance(model, SegmentationModel):
-        converted.stored_metadata = model.stored_metadata
-    return converted
+        return weights
+
+    return clone_with_weights(model, clone_layer, weights_of)
 
 
 def optimize_for_inference(model):
