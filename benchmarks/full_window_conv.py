@@ -6,7 +6,8 @@ convolution of a 1x1 map, fc6-deconv a 7x7 transposed convolution of a
 1x1 map. This times each, at the paper's shapes and `--batch`, as Keras'
 `Conv2D` / `Conv2DTranspose` and as this package's `FullWindowConv2D` /
 `FullWindowConv2DTranspose` (one matrix product), in float32 and with
-bfloat16 weights, and PyTorch's `Conv2d` / `ConvTranspose2d`
+bfloat16 weights (and with float32 weights rounded to bfloat16 on every
+call, `mixed_bfloat16`), and PyTorch's `Conv2d` / `ConvTranspose2d`
 (channels-last, `no_grad`; bf16 under `autocast`) beside them when torch
 is installed. Every candidate is timed in interleaved rounds of one run:
 
@@ -49,8 +50,11 @@ def keras_candidates(spec, batch, rng):
     x = rng.standard_normal((batch, *input_shape)).astype(np.float32)
     weights = None
     candidates, outputs = {}, {}
-    for dtype in ("float32", "bfloat16"):
-        inputs = tf.cast(tf.constant(x), dtype)
+    # "mixed_bfloat16": float32 weights rounded to bf16 on every call, as
+    # the bf16 twin's layers did before it stored bf16 weights.
+    for dtype in ("float32", "bfloat16", "mixed_bfloat16"):
+        inputs = tf.cast(tf.constant(x),
+                         "bfloat16" if "bfloat16" in dtype else dtype)
         for layer_class, label in zip(classes, ("keras conv", "full window")):
             layer = layer_class(filters, kernel_size, padding="valid",
                                 dtype=dtype)
@@ -141,7 +145,8 @@ def main(argv=None):
     rows = measure(args)
     columns = ["layer", "keras conv float32 ms", "full window float32 ms",
                "torch float32 ms", "keras conv bfloat16 ms",
-               "full window bfloat16 ms", "torch bfloat16 ms",
+               "full window bfloat16 ms", "full window mixed_bfloat16 ms",
+               "torch bfloat16 ms",
                "speedup float32", "speedup bfloat16"]
     print(format_table(rows, columns))
     write_report({"benchmark": "full_window_conv", "machine": info,

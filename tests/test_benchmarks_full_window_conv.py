@@ -25,13 +25,18 @@ def test_candidates_compute_the_same_layer(full_window_conv, spec):
         spec, 2, np.random.default_rng(0))
     assert set(candidates) == set(outputs) == {
         "keras conv float32", "full window float32",
-        "keras conv bfloat16", "full window bfloat16"}
+        "keras conv bfloat16", "full window bfloat16",
+        "keras conv mixed_bfloat16", "full window mixed_bfloat16"}
     reference = outputs["keras conv float32"]
     assert reference.shape == ((2, 5, 5, 7) if spec[1] else (2, 1, 1, 7))
     np.testing.assert_allclose(outputs["full window float32"], reference,
                                rtol=1e-5, atol=1e-5)
     scale = np.abs(reference).max()
-    for name in ("keras conv bfloat16", "full window bfloat16"):
+    # Weights stored in bf16 are the values mixed_bfloat16 rounds to.
+    np.testing.assert_array_equal(outputs["full window bfloat16"],
+                                  outputs["full window mixed_bfloat16"])
+    for name in ("keras conv bfloat16", "full window bfloat16",
+                 "keras conv mixed_bfloat16", "full window mixed_bfloat16"):
         assert np.abs(outputs[name] - reference).max() < 0.05 * scale
     if importlib.util.find_spec("torch") is not None:
         _, torch_outputs = full_window_conv.torch_candidates(spec, x, weights)

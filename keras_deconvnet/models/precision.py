@@ -34,8 +34,9 @@ def _twin_policy(class_name):
     Kernels and biases are stored in bfloat16 (policy `"bfloat16"`):
     `mixed_bfloat16` would keep them in float32 and round them to bfloat16
     on every call, the same values at the cost of a pass over all weights
-    (1 GB for the paper network; its fc6 alone took 160 ms of a 0.78 s
-    batch of 8 on a 2-core Xeon). Normalisation layers left unfolded
+    (1 GB for the paper network; the matrix products of its fc6, fc7 and
+    fc6-deconv took 113 ms with the rounding against 41 ms without, per
+    batch of 8 on a 2-core Xeon, `benchmarks/full_window_conv.py`). Normalisation layers left unfolded
     keep `mixed_bfloat16`, whose statistics stay float32.
     """
     if class_name in ("BatchNormalization", "LayerNormalization",
