@@ -6,7 +6,8 @@ so this measures, for every 3x3 layer shape of the paper DeconvNet
 (encoder and mirrored decoder, batch 8), oneDNN's direct convolution
 against Winograd F(2x2, 3x3) and F(4x4, 3x3) written in TensorFlow ops
 and compiled with XLA (which fuses the tile transforms around one
-batched matrix product). Each convolution is followed by ReLU, as in the
+batched matrix product; `keras_deconvnet.layers.winograd_conv`, the
+kernel transformed once). Each convolution is followed by ReLU, as in the
 folded network. Then it adds the layers up: the network's convolution
 time with direct convolutions everywhere, and with the faster algorithm
 per layer, and what that would take off the best float32 forward pass
@@ -28,30 +29,14 @@ import sys
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 
 from common import format_table  # noqa: E402
 from common import layer_benchmark_parser  # noqa: E402
 from common import parse_layer_benchmark_args  # noqa: E402
 from common import time_interleaved  # noqa: E402
-
-# Winograd F(m x m, 3x3) (Lavin and Gray, 2016): input transform B^T,
-# kernel transform G, output transform A^T; points 0, +-1, (+-2), inf.
-WINOGRAD_MATRICES = {
-    2: (
-        [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
-        [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
-        [[1, 1, 1, 0], [0, 1, -1, -1]],
-    ),
-    4: (
-        [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
-         [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
-        [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
-         [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
-        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
-         [0, 1, -1, 8, -8, 1]],
-    ),
-}
 
 # The paper network's 3x3 layers: (size, in, out, how many), encoder
 # then decoder. conv1_1 (3 input channels) stays direct everywhere.
@@ -65,51 +50,11 @@ PAPER_LAYERS = (
 )
 
 
-def winograd_kernel(kernel, tile):
-    """`[3, 3, C, K]` -> the transformed `[(tile+2)^2, C, K]` kernel."""
-    _, g, _ = WINOGRAD_MATRICES[tile]
-    g = np.asarray(g, np.float64)
-    u = np.einsum("ai,ijck,bj->abck", g, kernel.astype(np.float64), g)
-    return u.reshape(-1, *kernel.shape[2:]).astype(np.float32)
-
-
-def _combine(parts, coefficients):
-    total = None
-    for coefficient, part in zip(coefficients, parts):
-        if coefficient == 0:
-            continue
-        term = part if coefficient == 1 else part * float(coefficient)
-        total = term if total is None else total + term
-    return total
-
-
-def winograd_conv(tf, x, u, tile):
-    """A "same" 3x3 stride-1 convolution of NHWC `x` by Winograd."""
-    b_t, _, a_t = WINOGRAD_MATRICES[tile]
-    size = tile + 2
-    n, h, w, c = x.shape
-    tiles_h, tiles_w = -(-h // tile), -(-w // tile)
-    padded = tf.pad(x, [[0, 0], [1, tiles_h * tile - h + 1],
-                        [1, tiles_w * tile - w + 1], [0, 0]])
-    rows = [padded[:, i:i + tiles_h * tile:tile] for i in range(size)]
-    rows = [_combine(rows, b_t[i]) for i in range(size)]
-    v = []
-    for row in rows:
-        columns = [row[:, :, j:j + tiles_w * tile:tile] for j in range(size)]
-        v += [_combine(columns, b_t[j]) for j in range(size)]
-    products = tf.matmul(tf.reshape(tf.stack(v), [size * size, -1, c]), u)
-    products = tf.reshape(products, [size, size, n, tiles_h, tiles_w, -1])
-    out_rows = [_combine([products[i] for i in range(size)], a_t[p])
-                for p in range(tile)]
-    out = [tf.stack([_combine([r[j] for j in range(size)], a_t[q])
-                     for q in range(tile)], axis=3) for r in out_rows]
-    y = tf.reshape(tf.stack(out, axis=2),
-                   [n, tiles_h * tile, tiles_w * tile, -1])
-    return y[:, :h, :w]
-
-
 def measure(args):
     import tensorflow as tf
+
+    from keras_deconvnet.layers.winograd_conv import winograd_conv2d
+    from keras_deconvnet.layers.winograd_conv import winograd_kernel
 
     rng = np.random.default_rng(0)
     shapes = sorted({layer[:3] for layer in PAPER_LAYERS}, reverse=True)
@@ -124,10 +69,10 @@ def measure(args):
         candidates = {"direct": direct}
         if cin > 3:
             for tile in (2, 4):
-                u = tf.constant(winograd_kernel(kernel, tile))
+                u = winograd_kernel(tf.constant(kernel), tile)
                 candidates[f"F({tile},3)"] = tf.function(
                     lambda x, u=u, t=tile: tf.nn.relu(
-                        winograd_conv(tf, x, u, t)), jit_compile=True)
+                        winograd_conv2d(x, u, t)), jit_compile=True)
         reference = direct(x).numpy()
         row = {"layer": f"{size}x{size} {cin}->{cout}"}
         for name, function in candidates.items():

@@ -1,16 +1,20 @@
-"""The best float32 network with Winograd 3x3 convolutions at chosen sizes.
+"""What Winograd convolutions buy the best float32 network, and where.
 
-An experiment, not a user path: it takes `optimize_for_inference` of the
-paper network (given informative random weights, `tests/layer_testing`),
-replaces every 3x3 convolution whose input is `--sizes` pixels wide by a
-Winograd F(4x4, 3x3) convolution fused with its bias and ReLU in one XLA
-cluster (`conv_algorithms.winograd_conv`, kernel transformed once), and
-times both networks' `predict_on_batch` in interleaved rounds. It reports
-the speed-up, the largest output difference over the largest output and
-the argmax agreement (switches may flip where two values nearly tie, so
-the largest difference can be local and large while the labels agree):
+Takes the paper network (given informative random weights,
+`tests/layer_testing`), `optimize_for_inference(model, winograd=False)`,
+and the same with its 3x3 convolutions on inputs of `--min-size` to
+`--max-size` pixels with at least `--min-channels` channels as
+`WinogradConv2D`
+(`models.inference_model.winograd_convolutions`: F(4x4, 3x3), fused with
+the ReLU after it in one XLA cluster). Times both networks'
+`predict_on_batch` in interleaved rounds and reports the speed-up, the
+largest output difference over the largest output and the argmax
+agreement (switches may flip where two values nearly tie, so the largest
+difference can be local and large while the labels agree). The defaults
+are `optimize_for_inference`'s:
 
-    python benchmarks/winograd_network.py --sizes 28 56 [--json PATH]
+    python benchmarks/winograd_network.py [--min-size 28] \
+        [--max-size 56] [--min-channels 128] [--json PATH]
 """
 
 import os
@@ -27,76 +31,25 @@ from common import layer_benchmark_parser  # noqa: E402
 from common import parse_layer_benchmark_args  # noqa: E402
 from common import time_interleaved  # noqa: E402
 from common import write_report  # noqa: E402
-
-TILE = 4
-
-
-def winograd_layer_class():
-    import keras
-    import tensorflow as tf
-
-    import conv_algorithms
-
-    class WinogradConvReLU(keras.layers.Layer):
-        """relu(conv3x3_same(x) + bias) by Winograd, as one XLA cluster."""
-
-        def __init__(self, kernel, bias, **kwargs):
-            super().__init__(**kwargs)
-            self.filters = kernel.shape[-1]
-            u = tf.constant(conv_algorithms.winograd_kernel(kernel, TILE))
-            b = tf.constant(bias)
-            self.compiled = tf.function(
-                lambda x: tf.nn.relu(
-                    conv_algorithms.winograd_conv(tf, x, u, TILE) + b),
-                jit_compile=True)
-
-        def call(self, x):
-            return self.compiled(x)
-
-        def compute_output_shape(self, shape):
-            return (*shape[:3], self.filters)
-
-    return WinogradConvReLU
-
-
-def with_winograd(model, sizes):
-    """`model` (BN folded, convolutions followed by ReLU) with its 3x3
-    convolutions on `sizes`-wide inputs as Winograd layers; the names of
-    the converted layers."""
-    import keras
-
-    from keras_deconvnet.models.batch_norm_folding import clone_with_weights
-
-    layer_class = winograd_layer_class()
-    converted = []
-
-    def clone(layer):
-        if (type(layer) is keras.layers.Conv2D
-                and tuple(layer.kernel_size) == (3, 3)
-                and layer.padding == "same" and layer.input.shape[1] in sizes
-                and layer.input.shape[-1] > 3):
-            converted.append(layer.name)
-            kernel, bias = layer.get_weights()
-            # The ReLU layer that follows stays: applying it twice is
-            # harmless.
-            return layer_class(kernel, bias, name=layer.name)
-        return layer.__class__.from_config(layer.get_config())
-
-    winograd = clone_with_weights(
-        model, clone, lambda old_layer, _: old_layer.get_weights())
-    return winograd, converted
+from keras_deconvnet.models.inference_model import (  # noqa: E402
+    WINOGRAD_MAX_SIZE, WINOGRAD_MIN_CHANNELS, WINOGRAD_MIN_SIZE)
 
 
 def measure(args):
+    from keras_deconvnet.layers import WinogradConv2D
     from keras_deconvnet.models import DeconvNet
     from keras_deconvnet.models import optimize_for_inference
+    from keras_deconvnet.models.inference_model import winograd_convolutions
     from tests.layer_testing import make_informative
 
     rng = np.random.default_rng(0)
     model = DeconvNet(num_classes=21, width=args.width)
     make_informative(model, rng.uniform(0, 255, (2, 224, 224, 3)))
-    optimized = optimize_for_inference(model)
-    winograd, converted = with_winograd(optimized, set(args.sizes))
+    optimized = optimize_for_inference(model, winograd=False)
+    winograd = winograd_convolutions(optimized, args.min_size,
+                                     args.max_size, args.min_channels)
+    converted = [layer.name for layer in winograd.layers
+                 if isinstance(layer, WinogradConv2D)]
     images = rng.uniform(0, 255, (args.batch, 224, 224, 3)).astype("float32")
     reference = optimized.predict_on_batch(images)
     scores = winograd.predict_on_batch(images)
@@ -107,7 +60,8 @@ def measure(args):
         repeats=args.repeats, warmup=1)
     seconds = {name: timing["median_s"] for name, timing in timings.items()}
     return {
-        "sizes": sorted(args.sizes), "width": args.width,
+        "min_size": args.min_size, "max_size": args.max_size, "min_channels": args.min_channels,
+        "width": args.width,
         "converted_layers": converted, "seconds_per_batch": seconds,
         "speedup": seconds["optimize_for_inference"]
         / seconds["with winograd"],
@@ -121,8 +75,13 @@ def measure(args):
 def main(argv=None):
     parser = layer_benchmark_parser(__doc__, 5,
                                     "interleaved timed rounds")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[28, 56],
-                        help="input widths whose 3x3 convolutions convert")
+    parser.add_argument("--min-size", type=int, default=WINOGRAD_MIN_SIZE,
+                        help="smallest input height and width converted")
+    parser.add_argument("--max-size", type=int, default=WINOGRAD_MAX_SIZE,
+                        help="largest input height and width converted")
+    parser.add_argument("--min-channels", type=int,
+                        default=WINOGRAD_MIN_CHANNELS,
+                        help="fewest input channels converted")
     parser.add_argument("--width", type=float, default=1.0,
                         help="channel multiplier of the network")
     args, info = parse_layer_benchmark_args(parser, argv)

@@ -58,6 +58,7 @@ def test_layer_tests_pass_on_jax(cache_dir):
             "tests/test_max_pooling_with_argmax.py",
             "tests/test_max_unpooling.py",
             "tests/test_full_window_conv.py",
+            "tests/test_winograd_conv.py",
             "tests/test_fcn8s.py",
         ],
         cache_dir,

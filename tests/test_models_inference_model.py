@@ -90,3 +90,88 @@ def test_models_without_candidates_come_back_unchanged():
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
     assert deconvolutions_as_convolutions(model) is model
     assert optimize_for_inference(model) is model
+
+
+def small_relu_network(channels=16, size=12):
+    """conv-relu-conv-relu-conv(output), plus a branch that reuses one
+    convolution's output, to check which ReLUs move into the Winograd
+    layers."""
+    inputs = keras.Input((size, size, channels))
+    x = keras.layers.Conv2D(channels, 3, padding="same", name="a")(inputs)
+    x = keras.layers.ReLU(name="a_relu")(x)
+    b = keras.layers.Conv2D(channels, 3, padding="same", name="b")(x)
+    shared = keras.layers.ReLU(name="b_relu")(b)
+    skip = keras.layers.Add(name="skip")([shared, b])  # b feeds two layers
+    leaky = keras.layers.ReLU(negative_slope=0.1, name="c_relu")(
+        keras.layers.Conv2D(channels, 3, padding="same", name="c")(skip))
+    outputs = keras.layers.Conv2D(3, 3, padding="same", name="scores")(leaky)
+    return keras.Model(inputs, outputs)
+
+
+def test_winograd_convolutions_convert_and_fuse_only_plain_relus(rng):
+    from keras_deconvnet.models.inference_model import winograd_convolutions
+
+    model = small_relu_network()
+    for layer in model.layers[1:]:
+        layer.set_weights([rng.normal(size=w.shape).astype("float32") / 6
+                           for w in layer.get_weights()])
+    fast = winograd_convolutions(model, min_size=8, max_size=16,
+                                 min_channels=16)
+    kinds = {layer.name: type(layer).__name__ for layer in fast.layers}
+    assert [name for name, kind in kinds.items()
+            if kind == "WinogradConv2D"] == ["a", "b", "c", "scores"]
+    # Only a's ReLU is plain and its convolution's sole consumer: b feeds
+    # the Add too, c's ReLU is leaky, and "scores" is the model's output.
+    assert "a_relu" not in kinds and "b_relu" in kinds and "c_relu" in kinds
+    assert fast.get_layer("a").activation is keras.activations.relu
+    assert fast.get_layer("b").activation is keras.activations.linear
+    x = rng.normal(size=(2, 12, 12, 16)).astype("float32")
+    expected = model.predict_on_batch(x)
+    np.testing.assert_allclose(fast.predict_on_batch(x), expected,
+                               atol=1e-4 * np.abs(expected).max())
+    assert fast.get_layer("scores").activation is keras.activations.linear
+    # Thresholds: too few channels, or sizes outside the range, convert
+    # nothing and return the model itself.
+    assert winograd_convolutions(model, min_channels=32) is model
+    assert winograd_convolutions(model, min_size=13, max_size=56,
+                                 min_channels=1) is model
+    assert winograd_convolutions(model, min_size=1, max_size=11,
+                                 min_channels=1) is model
+
+
+def test_optimize_for_inference_winograd_on_deconvnet(rng):
+    from keras_deconvnet.layers import WinogradConv2D
+
+    # Width 1/4: the 28x28 layers have 128 or more input channels except
+    # conv4_1 (64); the 56x56 ones have fewer.
+    model = DeconvNet(num_classes=3, width=0.25)
+    images = rng.uniform(0, 255, (1, 224, 224, 3)).astype("float32")
+    make_informative(model, images)
+    fast = optimize_for_inference(model, winograd=True)
+    converted = sorted(layer.name for layer in fast.layers
+                       if isinstance(layer, WinogradConv2D))
+    assert converted == ["conv4_2", "conv4_3", "deconv4_1", "deconv4_2",
+                         "deconv4_3"]
+    plain = optimize_for_inference(model, winograd=False)
+    assert not any(isinstance(layer, WinogradConv2D)
+                   for layer in plain.layers)
+    expected = plain.predict_on_batch(images)
+    got = fast.predict_on_batch(images)
+    assert np.mean(got.argmax(-1) == expected.argmax(-1)) > 0.999
+    np.testing.assert_allclose(got, expected,
+                               atol=1e-3 * np.abs(expected).max())
+
+
+def test_winograd_auto_follows_the_backend_and_setting_is_checked():
+    from keras_deconvnet.models.inference_model import _winograd_pays
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        assert _winograd_pays("auto") is (
+            not tf.config.list_physical_devices("GPU"))
+    else:
+        assert _winograd_pays("auto") is False
+    with pytest.raises(ValueError, match="winograd"):
+        optimize_for_inference(DeconvNet(num_classes=3, width=SMALL_WIDTH),
+                               winograd="yes")

@@ -30,7 +30,7 @@ def mixed_bfloat16_twin(model):
     rounded to bfloat16 at every call."""
     from keras_deconvnet.models import optimize_for_inference
 
-    model = optimize_for_inference(model)
+    model = optimize_for_inference(model, winograd=False)
     config = model.get_config()
     for layer in config["layers"]:
         if layer["class_name"] != "InputLayer" and \

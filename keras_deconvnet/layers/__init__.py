@@ -12,6 +12,7 @@ from keras_deconvnet.layers.max_pooling_with_argmax import (
 from keras_deconvnet.layers.max_unpooling import MaxUnpooling2D
 from keras_deconvnet.layers.scores_to_labels import ScoresToLabels
 from keras_deconvnet.layers.window_utils import jit_compile_override
+from keras_deconvnet.layers.winograd_conv import WinogradConv2D
 
 __all__ = [
     "CaffePreprocessing",
@@ -21,6 +22,7 @@ __all__ = [
     "MaxPoolingWithArgmax2D",
     "MaxUnpooling2D",
     "ScoresToLabels",
+    "WinogradConv2D",
     "jit_compile_override",
     "pooling_jit_compile",
     "set_pooling_jit_compile",

@@ -147,30 +147,42 @@ def _in_keras_step():
     return False
 
 
-def run_maybe_compiled(layer, function, *tensors):
-    """Runs `function(*tensors)`, as an XLA cluster when the layer asks.
+def compiles(layer):
+    """Whether `layer` runs as an XLA cluster in the graph being traced.
 
-    With `layer.jit_compile` (or inside `jit_compile_override(True)`) on
-    the TensorFlow backend, inside a traced graph (model.predict/fit), the
-    comparison chain and selects fuse into one loop while the
-    convolutions around them stay on oneDNN: on CPU the pooling +
-    unpooling forward ran 13x faster (8x112x112x128) and the paper
-    network's forward 1.17x faster at batch 8. Eager calls, other
-    backends (JAX compiles everything anyway) and `jit_compile=False` run
-    the plain ops. `jit_compile="auto"` (the default) compiles only in the
-    graphs of Keras' `fit`/`evaluate`/`predict`/`*_on_batch`, so that
-    `model.export()`, `tf.saved_model.save` and the TFLite converter,
-    which trace other graphs, get portable graphs without XLA.
+    True with `layer.jit_compile` (or inside `jit_compile_override(True)`)
+    on the TensorFlow backend, inside a traced graph; for
+    `jit_compile="auto"` (the default) only inside the graphs of Keras'
+    `fit`/`evaluate`/`predict`/`*_on_batch`, so that `model.export()`,
+    `tf.saved_model.save` and the TFLite converter, which trace other
+    graphs, get portable graphs without XLA. False for eager calls and on
+    other backends (JAX compiles everything anyway).
     """
     enabled = _jit_compile_override.get()
     if enabled is None:
         enabled = layer.jit_compile
     if not enabled or keras.backend.backend() != "tensorflow":
-        return function(*tensors)
+        return False
     import tensorflow as tf
 
     if tf.executing_eagerly():
-        return function(*tensors)
-    if enabled == "auto" and not _in_keras_step():
-        return function(*tensors)
+        return False
+    return enabled != "auto" or _in_keras_step()
+
+
+def run_compiled(layer, function, *tensors):
+    """`function(*tensors)` as the layer's cached XLA cluster (TF only)."""
     return _compiled(layer, function)(*tensors)
+
+
+def run_maybe_compiled(layer, function, *tensors):
+    """Runs `function(*tensors)`, as an XLA cluster when `compiles(layer)`.
+
+    For the pooling layers the comparison chain and selects fuse into one
+    loop while the convolutions around them stay on oneDNN: on CPU the
+    pooling + unpooling forward ran 13x faster (8x112x112x128) and the
+    paper network's forward 1.17x faster at batch 8.
+    """
+    if compiles(layer):
+        return run_compiled(layer, function, *tensors)
+    return function(*tensors)

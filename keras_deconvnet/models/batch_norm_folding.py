@@ -34,7 +34,7 @@ def _output_channel_axis(layer):
     return None
 
 
-def _producer(layer):
+def producer_of(layer):
     """Returns the layer whose output `layer` (called once) consumes."""
     if len(layer._inbound_nodes) != 1:
         return None
@@ -69,7 +69,7 @@ def find_foldable_pairs(model):
             continue
         if not _is_plain_channel_norm(layer):
             continue
-        producer = _producer(layer)
+        producer = producer_of(layer)
         if producer is None or _output_channel_axis(producer) is None:
             continue
         if len(producer._inbound_nodes) != 1:

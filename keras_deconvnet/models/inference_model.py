@@ -1,6 +1,6 @@
 """The fastest equivalent of a model for inference.
 
-Two exact rewrites of a trained functional model:
+Exact rewrites of a trained functional model:
 - BatchNormalization folded into the convolution before it
   (`fold_batch_norm`);
 - every stride-1 "same" transposed convolution with an odd kernel (all 13
@@ -17,6 +17,8 @@ Written with Keras and NumPy only, so it works on every backend.
 import keras
 import numpy as np
 
+from keras_deconvnet.layers.winograd_conv import WinogradConv2D
+from keras_deconvnet.models.batch_norm_folding import producer_of
 from keras_deconvnet.models.batch_norm_folding import clone_with_weights
 from keras_deconvnet.models.batch_norm_folding import is_functional
 from keras_deconvnet.models.batch_norm_folding import (
@@ -73,19 +75,147 @@ def deconvolutions_as_convolutions(model):
     return clone_with_weights(model, clone_layer, weights_of)
 
 
-def optimize_for_inference(model):
+# Where Winograd F(4x4, 3x3) beat oneDNN's direct convolutions in the
+# paper network on a 2-core Xeon: inputs of 28x28 to 56x56 with at least
+# 128 channels (benchmarks/conv_algorithms.py per layer). Converting the
+# 14x14 layers too made the whole network slower (1.18x instead of 1.22x
+# faster than without Winograd, an ad-hoc run of the winograd_network.py
+# comparison); larger layers with 64 or 128 channels are faster direct.
+WINOGRAD_MIN_SIZE = 28
+WINOGRAD_MAX_SIZE = 56
+WINOGRAD_MIN_CHANNELS = 128
+
+
+def is_winograd_candidate(layer, min_size=WINOGRAD_MIN_SIZE,
+                          max_size=WINOGRAD_MAX_SIZE,
+                          min_channels=WINOGRAD_MIN_CHANNELS):
+    """True for a plain `Conv2D` that `WinogradConv2D` computes (3x3,
+    stride and dilation 1, "same", channels last, no groups) whose input
+    is `min_size` to `max_size` high and wide (static) with at least
+    `min_channels` channels."""
+    if not (type(layer) is keras.layers.Conv2D
+            and tuple(layer.kernel_size) == (3, 3)
+            and tuple(layer.strides) == (1, 1)
+            and tuple(layer.dilation_rate) == (1, 1)
+            and layer.groups == 1 and layer.padding == "same"
+            and layer.data_format == "channels_last"
+            and len(layer._inbound_nodes) == 1):
+        return False
+    _, height, width, channels = layer.input.shape
+    return (height is not None and width is not None
+            and min_size <= min(height, width)
+            and max(height, width) <= max_size and channels >= min_channels)
+
+
+def _is_plain_relu(layer):
+    if isinstance(layer, keras.layers.ReLU):
+        config = layer.get_config()
+        return (config["max_value"] is None and not config["negative_slope"]
+                and not config["threshold"])
+    return (isinstance(layer, keras.layers.Activation)
+            and layer.get_config()["activation"] == "relu")
+
+
+def _relu_to_fuse(model, layer):
+    """The plain ReLU that is the only consumer of linear `layer`'s
+    output, if any (and that output is not also a model output)."""
+    if (layer.activation not in (None, keras.activations.linear)
+            or len(layer._outbound_nodes) != 1
+            or any(output is layer.output for output in model.outputs)):
+        return None
+    consumer = layer._outbound_nodes[0].operation
+    if _is_plain_relu(consumer) and producer_of(consumer) is layer:
+        return consumer
+    return None
+
+
+def winograd_convolutions(model, min_size=WINOGRAD_MIN_SIZE,
+                          max_size=WINOGRAD_MAX_SIZE,
+                          min_channels=WINOGRAD_MIN_CHANNELS):
+    """Returns `model` with its 3x3 convolutions on small, deep inputs as
+    `WinogradConv2D` (`is_winograd_candidate`), or `model` itself when it
+    has none or is not functional.
+
+    A ReLU that directly follows a converted convolution (and is its only
+    consumer) moves into it, so that the bias and ReLU run in the same XLA
+    cluster as the Winograd transforms. Layer names and weights are kept;
+    the outputs agree up to float rounding. Meant for float32 CPU
+    inference on the TensorFlow backend (see `WinogradConv2D`).
+
+    Args:
+        model: a functional `keras.Model`.
+        min_size: the smallest input height and width converted.
+        max_size: the largest input height and width converted.
+        min_channels: the fewest input channels converted.
+
+    Returns:
+        A new functional `keras.Model` (or `model`).
+    """
+    if not is_functional(model):
+        return model
+    converted = {layer.name for layer in model.layers
+                 if is_winograd_candidate(layer, min_size, max_size,
+                                          min_channels)}
+    if not converted:
+        return model
+    fused_relus = {}
+    for name in converted:
+        relu = _relu_to_fuse(model, model.get_layer(name))
+        if relu is not None:
+            fused_relus[relu.name] = name
+
+    def clone_layer(layer):
+        config = layer.get_config()
+        if layer.name not in converted:
+            return layer.__class__.from_config(config)
+        if layer.name in fused_relus.values():
+            config["activation"] = "relu"
+        return WinogradConv2D.from_config(config)
+
+    def call_layer(layer, *args, **kwargs):
+        if layer.name in fused_relus:
+            return args[0]
+        return layer(*args, **kwargs)
+
+    return clone_with_weights(
+        model, clone_layer, lambda old_layer, _: old_layer.get_weights(),
+        call_layer)
+
+
+def _winograd_pays(winograd):
+    if winograd != "auto":
+        if not isinstance(winograd, bool):
+            raise ValueError(
+                "`winograd` must be True, False or 'auto'. "
+                f"Received: winograd={winograd!r}"
+            )
+        return winograd
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+def optimize_for_inference(model, winograd="auto"):
     """The fastest equivalent of `model` in inference mode.
 
-    BatchNormalization folded into the convolutions (`fold_batch_norm`),
-    then the stride-1 transposed convolutions turned into convolutions
-    (`deconvolutions_as_convolutions`). What `model(x, training=False)`
-    computes, up to float rounding (about 1e-6 of the scores in float32).
-    Subclassed models are returned unchanged. This is the package's best
-    float32 CPU path (docs/performance.md) and what the bfloat16 twin of
-    `with_precision` is built from.
+    Three rewrites, each exact up to float rounding:
+    - BatchNormalization folded into the convolutions (`fold_batch_norm`);
+    - the stride-1 transposed convolutions turned into convolutions
+      (`deconvolutions_as_convolutions`);
+    - with `winograd`, the 3x3 convolutions on small, deep inputs as
+      Winograd convolutions fused with their ReLU
+      (`winograd_convolutions`).
+    The result computes what `model(x, training=False)` computes; in
+    float32 the scores differ by about 1e-6 of their range without
+    Winograd and 1e-5 with it. Subclassed models are returned unchanged.
+    This is the package's best float32 CPU path (docs/performance.md).
 
     Args:
         model: a `keras.Model`, typically `DeconvNet(...)` or `FCN8s(...)`.
+        winograd: `"auto"` (default: on the TensorFlow backend without a
+            GPU, where it was measured to pay), `True` or `False`.
 
     Returns:
         A new functional `keras.Model` (or `model` when nothing applies).
@@ -96,4 +226,9 @@ def optimize_for_inference(model):
     >>> fast = optimize_for_inference(model)
     >>> scores = fast.predict_on_batch(images)
     """
-    return deconvolutions_as_convolutions(fold_batch_norm_if_possible(model))
+    use_winograd = _winograd_pays(winograd)
+    optimized = deconvolutions_as_convolutions(
+        fold_batch_norm_if_possible(model))
+    if use_winograd:
+        optimized = winograd_convolutions(optimized)
+    return optimized

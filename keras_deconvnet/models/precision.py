@@ -58,8 +58,9 @@ def with_precision(model, precision="float32"):
     every unfolded BN adds two casts and a pass over a large activation;
     on a 2-core Xeon with AMX folding took the paper network's bf16
     forward from 1.70 s to 1.32 s per batch of 8), and stride-1
-    transposed convolutions as convolutions. Both are exact in inference
-    mode. The twin is for inference.
+    transposed convolutions as convolutions (without Winograd
+    convolutions, whose transforms round too coarsely in bfloat16). Both
+    are exact in inference mode. The twin is for inference.
 
     Raises:
         ValueError: unknown `precision`.
@@ -74,7 +75,8 @@ def with_precision(model, precision="float32"):
                       "is emulated and usually slower than float32.")
     from keras_deconvnet.models.inference_model import optimize_for_inference
 
-    model = optimize_for_inference(model)
+    # Winograd's transforms would round too coarsely in bfloat16.
+    model = optimize_for_inference(model, winograd=False)
     config = model.get_config()
     outputs = set(model.output_names)
     for layer in config["layers"]:
