@@ -5,10 +5,12 @@ candidates timed in interleaved rounds of one run:
 - `keras default`: `DeconvNet(...).predict_on_batch` as built (pooling
   layers `jit_compile="auto"`: XLA clusters in Keras' predict graph);
 - `keras best fp32`: `optimize_for_inference` of it (BN folded, the
-  decoder's transposed convolutions as convolutions), `predict_on_batch`;
+  decoder's transposed convolutions as convolutions and, on a CPU, the
+  3x3 convolutions on 28x28 to 56x56 inputs as `WinogradConv2D`),
+  `predict_on_batch`;
 - `keras bf16`: `inference.forward.with_precision(model, "bfloat16")`
-  (what `Segmenter(precision="bfloat16")` runs: `optimize_for_inference`,
-  bf16 weights and compute),
+  (what `Segmenter(precision="bfloat16")` runs: `optimize_for_inference`
+  without Winograd, bf16 weights and compute),
   `predict_on_batch`;
 - `torch default`: `torch_reference.TorchDeconvNet`, NCHW, eager,
   `torch.no_grad()`;
