@@ -137,6 +137,13 @@ def test_winograd_convolutions_convert_and_fuse_only_plain_relus(rng):
                                  min_channels=1) is model
     assert winograd_convolutions(model, min_size=1, max_size=11,
                                  min_channels=1) is model
+    # Layers computing in bfloat16 stay direct.
+    config = model.get_config()
+    for layer in config["layers"][1:]:
+        layer["config"]["dtype"] = "mixed_bfloat16"
+    bf16_model = keras.Model.from_config(config)
+    assert winograd_convolutions(bf16_model, min_size=8, max_size=16,
+                                 min_channels=16) is bf16_model
 
 
 def test_optimize_for_inference_winograd_on_deconvnet(rng):

@@ -89,16 +89,18 @@ WINOGRAD_MIN_CHANNELS = 128
 def is_winograd_candidate(layer, min_size=WINOGRAD_MIN_SIZE,
                           max_size=WINOGRAD_MAX_SIZE,
                           min_channels=WINOGRAD_MIN_CHANNELS):
-    """True for a plain `Conv2D` that `WinogradConv2D` computes (3x3,
-    stride and dilation 1, "same", channels last, no groups) whose input
-    is `min_size` to `max_size` high and wide (static) with at least
-    `min_channels` channels."""
+    """True for a plain float32 `Conv2D` that `WinogradConv2D` computes
+    (3x3, stride and dilation 1, "same", channels last, no groups) whose
+    input is `min_size` to `max_size` high and wide (static) with at least
+    `min_channels` channels. (In bfloat16 or float16 the transforms would
+    round too coarsely.)"""
     if not (type(layer) is keras.layers.Conv2D
             and tuple(layer.kernel_size) == (3, 3)
             and tuple(layer.strides) == (1, 1)
             and tuple(layer.dilation_rate) == (1, 1)
             and layer.groups == 1 and layer.padding == "same"
             and layer.data_format == "channels_last"
+            and layer.compute_dtype == "float32"
             and len(layer._inbound_nodes) == 1):
         return False
     _, height, width, channels = layer.input.shape
