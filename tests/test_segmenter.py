@@ -315,3 +315,22 @@ def test_bfloat16_precision_runs_a_bf16_twin_close_to_float32(rng):
     assert 0 < error < 0.4, error
     with pytest.raises(ValueError, match="precision"):
         Segmenter(model, precision="float16")
+
+
+def test_optimize_runs_an_equal_snapshot_of_the_model(rng):
+    from tests.layer_testing import make_informative
+
+    model = keras_deconvnet.DeconvNet(num_classes=3, width=SMALL_WIDTH)
+    make_informative(model, rng.uniform(0, 255, (2, 224, 224, 3)))
+    image = rng.integers(0, 256, (96, 128, 3)).astype("uint8")
+    plain = Segmenter(model, mode="whole")
+    optimized = Segmenter(model, mode="whole", optimize=True)
+    expected = plain.scores(image)
+    np.testing.assert_allclose(optimized.scores(image), expected,
+                               atol=1e-4 * np.abs(expected).max())
+    # The optimized network is a copy (BN folded): changing the model's
+    # weights afterwards changes only the plain segmenter's scores.
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    assert not np.allclose(plain.scores(image), expected)
+    np.testing.assert_allclose(optimized.scores(image), expected,
+                               atol=1e-4 * np.abs(expected).max())

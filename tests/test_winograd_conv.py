@@ -6,7 +6,6 @@ import pytest
 import keras
 
 from keras_deconvnet.layers import WinogradConv2D
-from keras_deconvnet.layers import window_utils
 from keras_deconvnet.layers.winograd_conv import WINOGRAD_MATRICES
 from keras_deconvnet.layers.winograd_conv import winograd_conv2d
 from keras_deconvnet.layers.winograd_conv import winograd_kernel
@@ -151,14 +150,20 @@ def tensorflow_only():
     return tf
 
 
-def test_predict_compiles_winograd_and_exports_stay_portable(rng, tmp_path):
+def test_predict_compiles_winograd_and_exports_stay_portable(
+        rng, tmp_path, monkeypatch):
     tf = tensorflow_only()
+    from keras_deconvnet.layers import winograd_conv
     from tests.test_default_fast_path import xla_nodes
 
-    layer = layer_with_weights(rng, (1, 8, 8, 4), filters=3)
-    model = keras.Sequential([keras.Input((8, 8, 4)), layer])
+    monkeypatch.setattr(winograd_conv, "_shared_clusters", {})
+    layers = [layer_with_weights(rng, (1, 8, 8, 4), filters=4)
+              for _ in range(2)]
+    model = keras.Sequential([keras.Input((8, 8, 4)), *layers])
     model.predict_on_batch(np.zeros((1, 8, 8, 4), "float32"))
-    assert layer in window_utils._compiled_functions
+    # Both layers (same shapes) ran one shared XLA function, traced once.
+    (cluster,) = winograd_conv._shared_clusters.values()
+    assert cluster.experimental_get_tracing_count() == 1
     model.export(str(tmp_path / "export"), verbose=False)
     assert xla_nodes(str(tmp_path / "export")) == []
     # The export runs the plain convolution, not the transforms.

@@ -19,6 +19,7 @@ from keras_deconvnet.inference.ensemble import ensemble_scores
 from keras_deconvnet.inference.ensemble import to_probabilities
 from keras_deconvnet.inference.forward import compiled_forward
 from keras_deconvnet.inference.forward import with_precision
+from keras_deconvnet.models.inference_model import optimize_for_inference
 from keras_deconvnet.model_metadata import stored_metadata
 
 MODES = ("proposals", "whole", "tiles")
@@ -86,6 +87,16 @@ class Segmenter:
             (`forward.with_precision`): 2.7x faster than float32 on a
             2-core Xeon with AMX (paper network, batch 8). Use it on CPUs
             with AMX or AVX-512 BF16 (`forward.cpu_bf16_support()`).
+        optimize: float32: run a copy of the model through
+            `models.optimize_for_inference` (BN folded, on a CPU Winograd
+            3x3 convolutions; the same scores up to float rounding). It
+            pays over many images, not for one: XLA compiles the Winograd
+            clusters on the first batch of each shape. Paper network,
+            tiles of 500x375 images, 2-core Xeon: the copy took 8 s and
+            the first image 13.7 s against 3.3 s, later images 1.22
+            against 1.48 s (`benchmarks/segmenter_optimize.py`), so it
+            paid after about 70 images there. Like the bfloat16 twin, the
+            copy does not follow later changes of the model's weights.
 
     Example:
 
@@ -112,6 +123,7 @@ class Segmenter:
         tile_scale=None,
         tile_overlap=None,
         precision="float32",
+        optimize=False,
     ):
         if mode not in MODES:
             raise ValueError(
@@ -163,8 +175,11 @@ class Segmenter:
         self.tile_overlap = tiles.check_tile_overlap(tile_overlap)
         self.crop_size = model_input_size(model)
         self.precision = precision
-        self._forward_batch = compiled_forward(
-            with_precision(model, precision))
+        self.optimize = bool(optimize)
+        network = with_precision(model, precision)
+        if optimize and network is model:
+            network = optimize_for_inference(model)
+        self._forward_batch = compiled_forward(network)
         # Seconds spent in each stage of the last `scores()` call.
         self.last_timings = {}
         # The boxes `[K, 4]` of the last `scores()` call.

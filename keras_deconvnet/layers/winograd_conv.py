@@ -134,6 +134,33 @@ def winograd_conv2d(inputs, transformed_kernel, tile=4):
     return outputs[:, :height, :width]
 
 
+def _winograd_bias_activation(inputs, kernel, bias, tile, activation):
+    outputs = winograd_conv2d(inputs, winograd_kernel(kernel, tile), tile)
+    if bias is not None:
+        outputs = ops.add(outputs, bias)
+    if activation is not None:
+        outputs = activation(outputs)
+    return outputs
+
+
+# (tile, activation) -> one XLA-compiled function (TensorFlow), shared by
+# all layers: layers of the same shapes reuse one compiled cluster, which
+# halves the paper network's compilation (12 layers, 6 shapes).
+_shared_clusters = {}
+
+
+def _shared_cluster(tile, activation):
+    key = (tile, activation)
+    if key not in _shared_clusters:
+        import tensorflow as tf
+
+        _shared_clusters[key] = tf.function(
+            lambda inputs, kernel, bias=None: _winograd_bias_activation(
+                inputs, kernel, bias, tile, activation),
+            jit_compile=True, autograph=False)
+    return _shared_clusters[key]
+
+
 @keras.saving.register_keras_serializable(package="keras_deconvnet")
 class WinogradConv2D(keras.layers.Conv2D):
     """A 3x3 stride-1 "same" `Conv2D` computed by Winograd F(4x4, 3x3).
@@ -207,17 +234,12 @@ class WinogradConv2D(keras.layers.Conv2D):
         if keras.backend.backend() != "tensorflow":
             return self._winograd(*tensors)
         if window_utils.compiles(self):
-            return window_utils.run_compiled(self, self._winograd, *tensors)
+            return _shared_cluster(self.tile, self.activation)(*tensors)
         return super().call(inputs)
 
     def _winograd(self, inputs, kernel, bias=None):
-        outputs = winograd_conv2d(
-            inputs, winograd_kernel(kernel, self.tile), self.tile)
-        if bias is not None:
-            outputs = ops.add(outputs, bias)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
+        return _winograd_bias_activation(inputs, kernel, bias, self.tile,
+                                         self.activation)
 
     def get_config(self):
         return {**super().get_config(), "tile": self.tile,
