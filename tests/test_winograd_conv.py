@@ -176,3 +176,27 @@ def test_predict_compiles_winograd_and_exports_stay_portable(
     assert "Conv2D" in ops | library
     assert not {"BatchMatMulV2", "BatchMatMulV3"} & (ops | library)
     assert os.path.exists(str(tmp_path / "export" / "saved_model.pb"))
+
+
+def test_training_step_matches_conv2d(rng):
+    """`fit` runs the Winograd path (the XLA cluster on TensorFlow, the
+    transforms on JAX) and its gradients: one SGD step moves the weights
+    as a plain `Conv2D`'s."""
+    x = rng.normal(size=(4, 8, 8, 3)).astype("float32")
+    y = rng.normal(size=(4, 8, 8, 2)).astype("float32")
+    models = []
+    for layer_class in (WinogradConv2D, keras.layers.Conv2D):
+        model = keras.Sequential([
+            keras.Input((8, 8, 3)),
+            layer_class(5, 3, padding="same", activation="relu"),
+            layer_class(2, 3, padding="same")])
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    before = models[0].get_weights()
+    for model in models:
+        model.train_on_batch(x, y)
+    for winograd, plain, start in zip(models[0].get_weights(),
+                                      models[1].get_weights(), before):
+        assert np.abs(plain - start).max() > 1e-4  # the step moved them
+        np.testing.assert_allclose(winograd, plain, rtol=1e-4, atol=1e-5)
