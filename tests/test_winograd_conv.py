@@ -200,3 +200,25 @@ def test_training_step_matches_conv2d(rng):
                                       models[1].get_weights(), before):
         assert np.abs(plain - start).max() > 1e-4  # the step moved them
         np.testing.assert_allclose(winograd, plain, rtol=1e-4, atol=1e-5)
+
+
+def test_saved_model_and_tflite_get_the_plain_convolution(rng, tmp_path):
+    tf = tensorflow_only()
+    from tests.test_default_fast_path import xla_nodes
+
+    layer = layer_with_weights(rng, (1, 8, 8, 4), filters=3,
+                               activation="relu")
+    model = keras.Sequential([keras.Input((8, 8, 4), batch_size=1), layer])
+    x = rng.normal(size=(1, 8, 8, 4)).astype("float32")
+    expected = model.predict_on_batch(x)  # traces the XLA cluster first
+    tf.saved_model.save(model, str(tmp_path / "saved"))
+    assert xla_nodes(str(tmp_path / "saved")) == []
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, expected, rtol=1e-4,
+                               atol=1e-4 * np.abs(expected).max())
