@@ -1,16 +1,19 @@
-"""The training step of `train()` on the JAX and TensorFlow backends.
+"""The training step of `train()` per Keras backend and precision.
 
-Same network, batch, loss and optimizer (`CaffeSGD`); each backend runs
-in its own worker process (a process has one Keras backend), and the
-parent alternates timing rounds between them so that both see the same
-machine load. Each backend compiles its step as `train()` does by
-default on CPU: `jax.jit` on JAX, a `tf.function` with XLA pooling
-clusters on TensorFlow.
+Same network, batch, loss and optimizer (`CaffeSGD`); each backend and
+dtype policy (`--precisions float32 mixed_bfloat16`: what
+`train(mixed_precision=True)` uses on a CPU) runs in its own worker
+process (a process has one Keras backend), and the parent alternates
+timing rounds between them so that all see the same machine load. Each
+backend compiles its step as `train()` does by default on CPU:
+`jax.jit` on JAX, a `tf.function` with XLA pooling clusters on
+TensorFlow.
 
 Usage:
 
     python benchmarks/train_step_backends.py [--width 0.25] [--batch 4]
-        [--rounds 5] [--steps 3] [--json FILE]
+        [--rounds 5] [--steps 3] [--backends jax tensorflow]
+        [--precisions float32 mixed_bfloat16] [--json FILE]
 """
 
 import argparse
@@ -22,13 +25,19 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 
-def worker(width, batch, size):
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def worker(width, batch, size, precision="float32"):
     """Builds the model, compiles it, then times steps on each stdin line."""
     import numpy as np
 
     import keras
+
+    keras.mixed_precision.set_global_policy(precision)
 
     from keras_deconvnet import DeconvNet
     from keras_deconvnet.training import backends
@@ -72,29 +81,40 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--backends", nargs="+", default=["jax", "tensorflow"],
+                        choices=("jax", "tensorflow"))
+    parser.add_argument("--precisions", nargs="+", default=["float32"],
+                        choices=PRECISIONS,
+                        help="dtype policies (mixed_bfloat16: bf16 compute, "
+                             "float32 weights)")
     parser.add_argument("--json")
     parser.add_argument("--worker", action="store_true",
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.width, args.batch, args.size)
-    backends = ("jax", "tensorflow")
+        return worker(args.width, args.batch, args.size, args.precisions[0])
+    # "jax" / "tensorflow" for float32 (the names of earlier records),
+    # "tensorflow mixed_bfloat16" for the others.
+    runs = {(backend if precision == "float32"
+             else f"{backend} {precision}"): (backend, precision)
+            for backend in args.backends for precision in args.precisions}
     workers = {}
-    for name in backends:
-        environment = {**os.environ, "KERAS_BACKEND": name,
+    for name, (backend, precision) in runs.items():
+        environment = {**os.environ, "KERAS_BACKEND": backend,
                        "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
                        "PYTHONPATH": ROOT}
         workers[name] = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--worker",
              "--width", str(args.width), "--batch", str(args.batch),
-             "--size", str(args.size)],
+             "--size", str(args.size), "--precisions", precision],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=environment)
     compile_s = {name: json.loads(w.stdout.readline())["compile_s"]
                  for name, w in workers.items()}
-    times = {name: [] for name in backends}
+    names = tuple(runs)
+    times = {name: [] for name in names}
     for round_index in range(args.rounds):
-        order = backends if round_index % 2 == 0 else backends[::-1]
+        order = names if round_index % 2 == 0 else names[::-1]
         for name in order:
             workers[name].stdin.write(f"{args.steps}\n")
             workers[name].stdin.flush()
@@ -110,14 +130,23 @@ def main(argv=None):
         **machine_info(),
         "width": args.width, "batch": args.batch, "size": args.size,
         "compile_s": compile_s, "step_s": times, "median_step_s": medians,
-        "tensorflow_over_jax": medians["tensorflow"] / medians["jax"],
     }
-    for name in backends:
-        print(f"{name:10s} step {medians[name]:.3f} s median "
+    for name in names:
+        print(f"{name:26s} step {medians[name]:.3f} s median "
               f"({args.batch / medians[name]:.1f} crops/s), first step "
               f"(compile) {compile_s[name]:.0f} s")
-    print(f"JAX step is {report['tensorflow_over_jax']:.2f}x as fast as "
-          f"TensorFlow's; CPU {report['processor']}, load "
+    if "tensorflow" in medians and "jax" in medians:
+        report["tensorflow_over_jax"] = medians["tensorflow"] / medians["jax"]
+        print(f"JAX step is {report['tensorflow_over_jax']:.2f}x as fast as "
+              "TensorFlow's")
+    for backend in args.backends:
+        bf16 = f"{backend} mixed_bfloat16"
+        if backend in medians and bf16 in medians:
+            speedup = medians[backend] / medians[bf16]
+            report[f"{backend}_bf16_speedup"] = speedup
+            print(f"{backend}: the mixed_bfloat16 step is {speedup:.2f}x as "
+                  "fast as float32's")
+    print(f"CPU {report['processor']}, load "
           f"{report['load_average_1min']:.1f}")
     if args.json:
         with open(args.json, "w") as file:
