@@ -1,6 +1,7 @@
 """training/train.py: --help, clear errors, stage 2 --init a stage-1 model."""
 
 import importlib.util
+import inspect
 import json
 import os
 
@@ -54,7 +55,13 @@ def test_help_documents_every_option():
     assert (args.lr, args.momentum, args.weight_decay, args.batch_size) == (
         0.01, 0.9, 0.0005, 64)
     from keras_deconvnet.training.model_compile import PAPER_OPTIMIZER
+    from keras_deconvnet.training.trainer import train
 
+    # train() and the command read one definition
+    # (keras_deconvnet/training_recipe.py).
+    signature = inspect.signature(train).parameters
+    assert signature["batch_size"].default == args.batch_size
+    assert signature["learning_rate"].default == args.lr
     assert {"optimizer": args.optimizer, "learning_rate": args.lr,
             "momentum": args.momentum, "weight_decay": args.weight_decay} == {
         key: PAPER_OPTIMIZER[key] for key in (

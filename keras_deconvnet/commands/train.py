@@ -28,6 +28,8 @@ import os
 import sys
 
 from keras_deconvnet.commands import DefaultsHelpFormatter
+from keras_deconvnet.training_recipe import PAPER_BATCH_SIZE
+from keras_deconvnet.training_recipe import PAPER_OPTIMIZER
 from keras_deconvnet.data.registry import SOURCE_NAMES
 
 # Only argparse-level parts of keras_deconvnet at module level (importing
@@ -120,18 +122,22 @@ def build_parser(prog=None):
     recipe.add_argument("--steps-per-epoch", type=positive_int,
                         help="steps per epoch (default: one pass over the "
                         "crops)")
-    recipe.add_argument("--batch-size", type=positive_int, default=64,
+    recipe.add_argument("--batch-size", type=positive_int,
+                        default=PAPER_BATCH_SIZE,
                         help="global batch, split across replicas")
     recipe.add_argument("--optimizer", choices=("sgd", "adam"),
-                        default="sgd",
+                        default=PAPER_OPTIMIZER["optimizer"],
                         help="sgd: Caffe's SGD with momentum (the paper); "
                         "adam: AdamW with decoupled --weight-decay on "
                         "kernels only (try --lr 0.001)")
-    recipe.add_argument("--lr", type=float, default=0.01,
+    recipe.add_argument("--lr", type=float,
+                        default=PAPER_OPTIMIZER["learning_rate"],
                         help="base learning rate")
-    recipe.add_argument("--momentum", type=float, default=0.9,
+    recipe.add_argument("--momentum", type=float,
+                        default=PAPER_OPTIMIZER["momentum"],
                         help="SGD momentum")
-    recipe.add_argument("--weight-decay", type=float, default=0.0005,
+    recipe.add_argument("--weight-decay", type=float,
+                        default=PAPER_OPTIMIZER["weight_decay"],
                         help="decay of kernels only: for sgd an L2 term "
                         "added to the gradient (Caffe), biases getting 2x "
                         "the learning rate; for adam decoupled (AdamW)")

@@ -8,17 +8,9 @@ import keras
 
 from keras_deconvnet.training.losses import SegmentationCrossEntropy
 from keras_deconvnet.training.optimizers import training_optimizer
-
-# The paper's solver (Caffe SGD): `train()`'s defaults. `train.py`'s flags
-# repeat the values (its parser imports no Keras, for a fast --help);
-# tests/test_train_script.py holds the two equal.
-PAPER_OPTIMIZER = {
-    "optimizer": "sgd",
-    "learning_rate": 0.01,
-    "momentum": 0.9,
-    "weight_decay": 0.0005,
-    "bias_learning_rate_multiplier": 2.0,
-}
+# The paper's solver (Caffe SGD): `train()`'s defaults, also the `train`
+# command's (defined where the command line can read them without Keras).
+from keras_deconvnet.training_recipe import PAPER_OPTIMIZER  # noqa: F401
 
 
 def compile_for_training(model, *, num_classes, ignore_label, class_weights,

@@ -29,6 +29,7 @@ from keras_deconvnet.training.callbacks import StopOnNaN
 from keras_deconvnet.training.callbacks import TrainingDivergedError  # noqa
 from keras_deconvnet.training.curves import LearningCurves
 from keras_deconvnet.training.model_compile import PAPER_OPTIMIZER
+from keras_deconvnet.training_recipe import PAPER_BATCH_SIZE
 from keras_deconvnet.training.checkpoints import CHECKPOINT_DIR
 from keras_deconvnet.training.checkpoints import default_out_dir  # noqa
 from keras_deconvnet.training.checkpoints import model_file
@@ -70,7 +71,7 @@ def train(
     strategy="default",
     epochs=None,
     steps_per_epoch=None,
-    batch_size=64,
+    batch_size=PAPER_BATCH_SIZE,
     learning_rate=PAPER_OPTIMIZER["learning_rate"],
     optimizer=PAPER_OPTIMIZER["optimizer"],
     momentum=PAPER_OPTIMIZER["momentum"],
