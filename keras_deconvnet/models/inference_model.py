@@ -217,7 +217,9 @@ def optimize_for_inference(model, winograd="auto"):
     Args:
         model: a `keras.Model`, typically `DeconvNet(...)` or `FCN8s(...)`.
         winograd: `"auto"` (default: on the TensorFlow backend without a
-            GPU, where it was measured to pay), `True` or `False`.
+            GPU), `True` or `False`. Its gain was measured on a Xeon with
+            AVX-512 and AMX; `python benchmarks/winograd_network.py`
+            measures it on yours.
 
     Returns:
         A new functional `keras.Model` (or `model` when nothing applies).
