@@ -1,4 +1,5 @@
-"""Shape checks and XLA dispatch shared by the pooling and unpooling layers."""
+"""Shape checks and XLA dispatch shared by the pooling, unpooling and
+Winograd layers."""
 
 import contextlib
 import contextvars

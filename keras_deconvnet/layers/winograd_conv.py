@@ -9,11 +9,12 @@ multiplications become (m+2)^2 matrix products over the channels.
 
 TensorFlow's CPU convolutions (oneDNN) are direct. The paper network's
 3x3 layers on 28x28 and 56x56 inputs with 128 or more channels ran
-1.2-1.6x faster this way, the whole best-float32 forward about 1.26x
-(2-core Xeon, AMX, batch 8: `python benchmarks/conv_algorithms.py`,
-`python benchmarks/winograd_network.py`). Small layers with few
-channels (224x224x64) are faster direct, since the transforms are bound by
-memory there.
+1.1-1.75x faster this way, each alone, and the whole best-float32
+forward 1.19x with its 12 such layers converted (2-core Xeon, AMX, batch
+8: `python benchmarks/conv_algorithms.py`, `python
+benchmarks/winograd_network.py`). Large layers with few channels
+(224x224x64) are faster direct, since the transforms are bound by memory
+there.
 
 The transforms are written with `keras.ops`, so they run on every backend;
 on TensorFlow the layer runs them, with the bias and activation, as one
