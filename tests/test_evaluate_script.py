@@ -199,3 +199,31 @@ def test_folder_evaluation_takes_its_defaults_from_the_model(
     assert line["class_names"] == ["red", "green", "blue"]
     assert line["num_pixels"] == (120 - 5) * 160
     assert line["per_class_iou"][2] is None and line["pixel_accuracy"] > 0.99
+
+
+def test_optimize_and_precision_flags_reach_the_segmenter(tmp_path, capsys):
+    from keras_deconvnet import DeconvNet
+    from keras_deconvnet.commands.evaluate import build_parser
+    from keras_deconvnet.commands.evaluate import segmenter_options
+    from tests.layer_testing import make_informative
+
+    options = segmenter_options(build_parser().parse_args(
+        ["--optimize", "--precision", "bfloat16"]))
+    assert options["optimize"] is True and options["precision"] == "bfloat16"
+    defaults = segmenter_options(build_parser().parse_args([]))
+    assert "optimize" not in defaults and "precision" not in defaults
+    # End to end: the optimized network scores what the model scores.
+    data_dir, model_path = synthetic_data_and_model(tmp_path)
+    model = DeconvNet(num_classes=21, width=SMALL_WIDTH)
+    make_informative(model, np.random.default_rng(0).uniform(
+        0, 255, (2, 224, 224, 3)))
+    model.save(model_path)
+    results = []
+    for flags in ([], ["--optimize"]):
+        assert load_script("evaluate").main([
+            "--model", model_path, "--dataset", "synthetic", "--data-dir",
+            data_dir, "--split", "val", "--quiet", *flags]) == 0
+        output = capsys.readouterr().out
+        results.append(json.loads(output.strip().splitlines()[-1]))
+    assert results[1]["miou"] == pytest.approx(results[0]["miou"], abs=1e-3)
+    assert results[0]["miou"] > 0

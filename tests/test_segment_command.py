@@ -119,3 +119,24 @@ def test_segment_whole_and_tiles_modes_match_segmenter(
 def test_segment_reports_a_missing_model(tmp_path):
     with pytest.raises(SystemExit, match="--model"):
         main(["segment", "x.png", "--model", str(tmp_path / "none.keras")])
+
+
+def test_segment_optimize_flag_reaches_the_segmenter(tmp_path, saved_model,
+                                                     monkeypatch):
+    from keras_deconvnet.inference import segmenter as segmenter_module
+
+    seen = []
+    original = segmenter_module.optimize_for_inference
+
+    def recording(model, *args, **kwargs):
+        seen.append(model.name)
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(segmenter_module, "optimize_for_inference", recording)
+    Image.fromarray(generated_image(64)).save(tmp_path / "scene.png")
+    for flags in ([], ["--optimize"]):
+        assert main(["segment", str(tmp_path / "scene.png"), "--model",
+                     str(saved_model), "--mode", "whole", "--out",
+                     str(tmp_path / "out"), *flags]) == 0
+    assert len(seen) == 1  # only the --optimize run
+    assert (tmp_path / "out" / "scene_labels.png").exists()

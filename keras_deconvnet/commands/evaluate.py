@@ -98,6 +98,12 @@ def build_parser():
                         help="network precision (default: Segmenter's, "
                         "float32); bfloat16 is about 2x faster on CPUs with "
                         "AMX or AVX-512 BF16")
+    parser.add_argument("--optimize", action="store_true",
+                        help="float32: run the network through "
+                        "optimize_for_inference (BN folded, Winograd 3x3 "
+                        "convolutions on a CPU); the first image compiles "
+                        "for seconds, later ones run faster, so it pays "
+                        "over many images")
     parser.add_argument("--limit", type=int,
                         help="evaluate only the first N images")
     parser.add_argument("--plots", help="folder for confusion_matrix.png "
@@ -142,6 +148,8 @@ def segmenter_options(args):
     options = {"ensemble": args.ensemble, "fcn_mode": args.fcn_mode}
     if args.precision:
         options["precision"] = args.precision
+    if args.optimize:
+        options["optimize"] = True
     if args.aggregation:
         options["aggregation"] = args.aggregation
     if args.mode == "proposals":
