@@ -28,6 +28,7 @@ import os
 import sys
 
 from keras_deconvnet.commands import DefaultsHelpFormatter
+from keras_deconvnet.commands import add_network_speed_arguments
 from keras_deconvnet.data.registry import SOURCE_NAMES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -94,16 +95,7 @@ def build_parser():
                         "--tile-overlap (default: the model's)")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="crops per forward pass")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"),
-                        help="network precision (default: Segmenter's, "
-                        "float32); bfloat16 is about 2x faster on CPUs with "
-                        "AMX or AVX-512 BF16")
-    parser.add_argument("--optimize", action="store_true",
-                        help="float32: run the network through "
-                        "optimize_for_inference (BN folded, Winograd 3x3 "
-                        "convolutions on a CPU); the first image compiles "
-                        "for seconds, later ones run faster, so it pays "
-                        "over many images")
+    add_network_speed_arguments(parser)
     parser.add_argument("--limit", type=int,
                         help="evaluate only the first N images")
     parser.add_argument("--plots", help="folder for confusion_matrix.png "

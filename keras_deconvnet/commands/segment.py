@@ -3,6 +3,7 @@
 import os
 import sys
 
+from keras_deconvnet.commands import add_network_speed_arguments
 from keras_deconvnet.commands import command_parser
 
 
@@ -92,17 +93,7 @@ def build_parser():
         "--margin", type=float, default=0.1, help="proposal extension margin"
     )
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--precision", choices=("float32", "bfloat16"),
-                        help="network precision (default: Segmenter's, "
-                        "float32); "
-                        "bfloat16 is about 2x faster on CPUs with AMX or "
-                        "AVX-512 BF16")
-    parser.add_argument("--optimize", action="store_true",
-                        help="float32: run the network through "
-                        "optimize_for_inference (BN folded, Winograd 3x3 "
-                        "convolutions on a CPU); the first image compiles "
-                        "for seconds, later ones run faster, so it pays "
-                        "over many images")
+    add_network_speed_arguments(parser)
     parser.add_argument(
         "--edge-model",
         default=None,
