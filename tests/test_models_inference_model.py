@@ -182,3 +182,38 @@ def test_winograd_auto_follows_the_backend_and_setting_is_checked():
     with pytest.raises(ValueError, match="winograd"):
         optimize_for_inference(DeconvNet(num_classes=3, width=SMALL_WIDTH),
                                winograd="yes")
+
+
+def test_models_saved_with_plain_fc_layers_get_the_matrix_products(rng):
+    from keras_deconvnet.layers import FullWindowConv2D
+    from keras_deconvnet.layers import FullWindowConv2DTranspose
+    from keras_deconvnet.models.inference_model import (
+        full_window_convolutions)
+
+    model = DeconvNet(num_classes=3, width=SMALL_WIDTH)
+    images = rng.uniform(0, 255, (1, 224, 224, 3)).astype("float32")
+    make_informative(model, images)
+    # A model as saved before DeconvNet built FullWindow layers.
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"].startswith("FullWindow"):
+            layer["class_name"] = layer["class_name"].replace(
+                "FullWindow", "")
+            layer["module"] = "keras.layers"
+            layer.pop("registered_name", None)
+    legacy = keras.Model.from_config(config)
+    legacy.set_weights(model.get_weights())
+    assert type(legacy.get_layer("fc6")) is keras.layers.Conv2D
+    upgraded = full_window_convolutions(legacy)
+    assert type(upgraded.get_layer("fc6")) is FullWindowConv2D
+    assert type(upgraded.get_layer("fc7")) is FullWindowConv2D
+    assert type(upgraded.get_layer("fc6_deconv")) is \
+        FullWindowConv2DTranspose
+    assert type(upgraded.get_layer("conv1_1")) is keras.layers.Conv2D
+    expected = legacy.predict_on_batch(images)
+    np.testing.assert_allclose(upgraded.predict_on_batch(images), expected,
+                               atol=1e-5 * np.abs(expected).max())
+    fast = optimize_for_inference(legacy, winograd=False)
+    assert type(fast.get_layer("fc6")) is FullWindowConv2D
+    # Nothing to upgrade: the model itself.
+    assert full_window_convolutions(model) is model

@@ -31,7 +31,7 @@ def _plain_geometry(layer):
             and tuple(layer.dilation_rate) == (1, 1))
 
 
-def _window_covers_input(layer, spatial_shape):
+def window_covers_input(layer, spatial_shape):
     """True when a convolution's one output position sees all its input."""
     kernel = tuple(layer.kernel_size)
     spatial_shape = tuple(spatial_shape)
@@ -43,7 +43,7 @@ def _window_covers_input(layer, spatial_shape):
     return kernel == (1, 1) and spatial_shape == (1, 1)
 
 
-def _expands_single_position(layer, spatial_shape):
+def expands_single_position(layer, spatial_shape):
     """True when a transposed convolution spreads one position over its
     whole kernel (the output is the kernel's size)."""
     return (_plain_geometry(layer) and layer.output_padding is None
@@ -71,7 +71,7 @@ class FullWindowConv2D(keras.layers.Conv2D):
     """
 
     def convolution_op(self, inputs, kernel):
-        if not _window_covers_input(self, inputs.shape[1:3]):
+        if not window_covers_input(self, inputs.shape[1:3]):
             return super().convolution_op(inputs, kernel)
         flat_inputs = ops.reshape(inputs, (-1, inputs.shape[1]
                                            * inputs.shape[2]
@@ -100,7 +100,7 @@ class FullWindowConv2DTranspose(keras.layers.Conv2DTranspose):
     """
 
     def call(self, inputs):
-        if not _expands_single_position(self, inputs.shape[1:3]):
+        if not expands_single_position(self, inputs.shape[1:3]):
             return super().call(inputs)
         height, width = self.kernel_size
         # Kernel (kh, kw, out, in): output (i, j, o) = sum_c x_c k[i, j, o, c].
