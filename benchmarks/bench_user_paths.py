@@ -54,6 +54,7 @@ def _torch_candidates(section, keras_model, width, images, compile_models):
 
     from torch_reference import TorchDeconvNet
     from torch_reference import copy_keras_weights
+    from torch_reference import inference_call
 
     default = TorchDeconvNet(NUM_CLASSES, width).eval()
     copy_keras_weights(default, keras_model)
@@ -75,19 +76,10 @@ def _torch_candidates(section, keras_model, width, images, compile_models):
     section.note(f"PyTorch {torch.__version__}, best = {best_name}, "
                  f"{torch.get_num_threads()} threads")
 
-    def run(network, inputs, bf16=False):
-        def call():
-            with torch.no_grad():
-                if bf16:
-                    with torch.autocast("cpu", dtype=torch.bfloat16):
-                        return network(inputs).float()
-                return network(inputs)
-        return call
-
     return {
-        "torch default": run(default, nchw),
-        "torch best fp32": run(best, nhwc),
-        "torch bf16": run(best, nhwc, bf16=True),
+        "torch default": inference_call(default, nchw),
+        "torch best fp32": inference_call(best, nhwc),
+        "torch bf16": inference_call(best, nhwc, bf16=True),
     }
 
 

@@ -75,6 +75,8 @@ def keras_candidates(spec, batch, rng):
 def torch_candidates(spec, x, weights):
     import torch
 
+    from torch_reference import inference_call
+
     name, transposed, input_shape, kernel_size, filters = spec
     if transposed:
         module = torch.nn.ConvTranspose2d(input_shape[-1], filters,
@@ -92,17 +94,11 @@ def torch_candidates(spec, x, weights):
         x.transpose(0, 3, 1, 2))).contiguous(
             memory_format=torch.channels_last)
 
-    def run(bf16):
-        def call():
-            with torch.no_grad():
-                if bf16:
-                    with torch.autocast("cpu", dtype=torch.bfloat16):
-                        return module(inputs).float()
-                return module(inputs)
-        return call
-
-    outputs = {"torch float32": run(False)().numpy().transpose(0, 2, 3, 1)}
-    return {"torch float32": run(False), "torch bfloat16": run(True)}, outputs
+    outputs = {"torch float32": inference_call(module, inputs)().numpy()
+               .transpose(0, 2, 3, 1)}
+    return {"torch float32": inference_call(module, inputs),
+            "torch bfloat16": inference_call(module, inputs, bf16=True)}, \
+        outputs
 
 
 def measure(args):

@@ -118,6 +118,20 @@ class TorchDeconvNet(nn.Module):
                 yield unit[0], unit[1]
 
 
+def inference_call(module, inputs, bf16=False):
+    """A no-argument call of `module(inputs)` without gradients, under
+    bfloat16 autocast (returning float32) when `bf16`."""
+
+    def call():
+        with torch.no_grad():
+            if bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return module(inputs).float()
+            return module(inputs)
+
+    return call
+
+
 def copy_keras_weights(torch_model, keras_model):
     """Copies a Keras DeconvNet's weights into `torch_model` (same width)."""
 
