@@ -135,6 +135,25 @@ def winograd_conv2d(inputs, transformed_kernel, tile=4):
     return outputs[:, :height, :width]
 
 
+def geometry_mismatch(layer):
+    """`(argument, value, supported)` for the first setting of a
+    convolution layer that `WinogradConv2D` does not compute (it needs a
+    3x3 kernel, strides, dilation and groups 1, "same" padding, channels
+    last), or None."""
+    geometry = {
+        "kernel_size": (tuple(layer.kernel_size), (3, 3)),
+        "strides": (tuple(layer.strides), (1, 1)),
+        "dilation_rate": (tuple(layer.dilation_rate), (1, 1)),
+        "groups": (layer.groups, 1),
+        "padding": (layer.padding, "same"),
+        "data_format": (layer.data_format, "channels_last"),
+    }
+    for name, (value, supported) in geometry.items():
+        if value != supported:
+            return name, value, supported
+    return None
+
+
 def _winograd_bias_activation(inputs, kernel, bias, tile, activation):
     outputs = winograd_conv2d(inputs, winograd_kernel(kernel, tile), tile)
     if bias is not None:
@@ -210,37 +229,28 @@ class WinogradConv2D(keras.layers.Conv2D):
         check_tile(tile)
         self.tile = tile
         self.jit_compile = window_utils.check_jit_compile(jit_compile)
-        geometry = {
-            "kernel_size": (tuple(self.kernel_size), (3, 3)),
-            "strides": (tuple(self.strides), (1, 1)),
-            "dilation_rate": (tuple(self.dilation_rate), (1, 1)),
-            "groups": (self.groups, 1),
-            "padding": (self.padding, "same"),
-            "data_format": (self.data_format, "channels_last"),
-        }
-        for name, (value, supported) in geometry.items():
-            if value != supported:
-                raise ValueError(
-                    f"WinogradConv2D computes 3x3 stride-1 'same' "
-                    f"convolutions only; `{name}` must be {supported}. "
-                    f"Received: {name}={value}"
-                )
+        mismatch = geometry_mismatch(self)
+        if mismatch is not None:
+            name, value, supported = mismatch
+            raise ValueError(
+                f"WinogradConv2D computes 3x3 stride-1 'same' "
+                f"convolutions only; `{name}` must be {supported}. "
+                f"Received: {name}={value}"
+            )
 
     def call(self, inputs):
         if None in tuple(inputs.shape[1:3]):
             return super().call(inputs)
-        tensors = [inputs, ops.cast(self.kernel, self.compute_dtype)]
-        if self.use_bias:
-            tensors.append(ops.cast(self.bias, self.compute_dtype))
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        bias = (ops.cast(self.bias, self.compute_dtype) if self.use_bias
+                else None)
         if keras.backend.backend() != "tensorflow":
-            return self._winograd(*tensors)
+            return _winograd_bias_activation(inputs, kernel, bias, self.tile,
+                                             self.activation)
         if window_utils.compiles(self):
-            return _shared_cluster(self.tile, self.activation)(*tensors)
+            return _shared_cluster(self.tile, self.activation)(
+                inputs, kernel, bias)
         return super().call(inputs)
-
-    def _winograd(self, inputs, kernel, bias=None):
-        return _winograd_bias_activation(inputs, kernel, bias, self.tile,
-                                         self.activation)
 
     def get_config(self):
         return {**super().get_config(), "tile": self.tile,

@@ -119,11 +119,12 @@ def is_functional(model):
         model, "_run_through_graph")
 
 
-def clone_with_weights(model, clone_layer, weights_of, call_layer=None):
+def clone_with_weights(model, clone_layer, weights_of=None, call_layer=None):
     """`keras.models.clone_model(model, clone_layer, call_function=
     call_layer)` whose every layer with weights gets
     `weights_of(old_layer, new_layer)` (the layer of the same name in
-    `model`, and its clone), keeping a `SegmentationModel`'s metadata.
+    `model`, and its clone; by default a copy of the old layer's weights),
+    keeping a `SegmentationModel`'s metadata.
 
     The clones' variables start as zeros: random initialisation, which
     the copied weights overwrite anyway, took most of a clone's time.
@@ -148,8 +149,10 @@ def clone_with_weights(model, clone_layer, weights_of, call_layer=None):
         setattr(new_layer, name, value)
     for new_layer in clone.layers:
         if new_layer.weights:
+            old_layer = model.get_layer(new_layer.name)
             new_layer.set_weights(
-                weights_of(model.get_layer(new_layer.name), new_layer))
+                old_layer.get_weights() if weights_of is None
+                else weights_of(old_layer, new_layer))
     if isinstance(model, SegmentationModel):
         # clone_model rebuilds the graph only; the metadata stays the same.
         clone.stored_metadata = model.stored_metadata

@@ -27,6 +27,7 @@ from keras_deconvnet.layers.full_window_conv import FullWindowConv2DTranspose
 from keras_deconvnet.layers.full_window_conv import expands_single_position
 from keras_deconvnet.layers.full_window_conv import window_covers_input
 from keras_deconvnet.layers.winograd_conv import WinogradConv2D
+from keras_deconvnet.layers.winograd_conv import geometry_mismatch
 from keras_deconvnet.models.batch_norm_folding import producer_of
 from keras_deconvnet.models.batch_norm_folding import clone_with_weights
 from keras_deconvnet.models.batch_norm_folding import is_functional
@@ -122,8 +123,7 @@ def full_window_convolutions(model):
         layer_class = upgrades.get(layer.name, layer.__class__)
         return layer_class.from_config(layer.get_config())
 
-    return clone_with_weights(
-        model, clone_layer, lambda old_layer, _: old_layer.get_weights())
+    return clone_with_weights(model, clone_layer)
 
 
 # Where Winograd F(4x4, 3x3) beat oneDNN's direct convolutions in the
@@ -146,11 +146,7 @@ def is_winograd_candidate(layer, min_size=WINOGRAD_MIN_SIZE,
     `min_channels` channels. (In bfloat16 or float16 the transforms would
     round too coarsely.)"""
     if not (type(layer) is keras.layers.Conv2D
-            and tuple(layer.kernel_size) == (3, 3)
-            and tuple(layer.strides) == (1, 1)
-            and tuple(layer.dilation_rate) == (1, 1)
-            and layer.groups == 1 and layer.padding == "same"
-            and layer.data_format == "channels_last"
+            and geometry_mismatch(layer) is None
             and layer.compute_dtype == "float32"
             and len(layer._inbound_nodes) == 1):
         return False
@@ -230,9 +226,7 @@ def winograd_convolutions(model, min_size=WINOGRAD_MIN_SIZE,
             return args[0]
         return layer(*args, **kwargs)
 
-    return clone_with_weights(
-        model, clone_layer, lambda old_layer, _: old_layer.get_weights(),
-        call_layer)
+    return clone_with_weights(model, clone_layer, call_layer=call_layer)
 
 
 def _winograd_pays(winograd):
