@@ -36,8 +36,9 @@ def _twin_policy(class_name):
     on every call, the same values at the cost of a pass over all weights
     (1 GB for the paper network; the matrix products of its fc6, fc7 and
     fc6-deconv took 113 ms with the rounding against 41 ms without, per
-    batch of 8 on a 2-core Xeon, `benchmarks/full_window_conv.py`). Normalisation layers left unfolded
-    keep `mixed_bfloat16`, whose statistics stay float32.
+    batch of 8 on a 2-core Xeon, `benchmarks/full_window_conv.py`).
+    Normalisation layers left unfolded keep `mixed_bfloat16`, whose
+    statistics stay float32.
     """
     if class_name in ("BatchNormalization", "LayerNormalization",
                       "GroupNormalization"):
@@ -59,8 +60,8 @@ def with_precision(model, precision="float32"):
     on a 2-core Xeon with AMX folding took the paper network's bf16
     forward from 1.70 s to 1.32 s per batch of 8), and stride-1
     transposed convolutions as convolutions (without Winograd
-    convolutions, whose transforms round too coarsely in bfloat16). Both
-    are exact in inference mode. The twin is for inference.
+    convolutions, whose transforms round too coarsely in bfloat16). These
+    rewrites are exact in inference mode. The twin is for inference.
 
     Raises:
         ValueError: unknown `precision`.
